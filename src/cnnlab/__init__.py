@@ -1,0 +1,38 @@
+"""cnnlab: convolutional networks from first principles, in NumPy.
+
+A small, readable library that computes what PyTorch computes for convolutional
+networks (same names, arguments, defaults and shapes), with a tape autograd over NumPy.
+``import cnnlab as torch`` runs the "Dive into Deep Learning" CNN chapter unchanged.
+"""
+
+from . import dtypes as _dtypes
+from ._format import set_printoptions
+from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from .creation import (arange, as_tensor, empty, eye, from_numpy, full, full_like,
+                       get_rng_state, linspace, manual_seed, ones, ones_like, rand,
+                       rand_like, randint, randn, randn_like, randperm, set_rng_state,
+                       tensor, zeros, zeros_like)
+from .dtypes import DType as dtype
+from .tensor import Size, Tensor, _install_methods
+
+_install_methods()
+
+from .ops import (abs, add, all, allclose, amax, amin, any, argmax, argmin, cat,  # noqa: E402
+                  chunk, clamp, clip, cos, cumsum, div, eq, equal, exp, flatten, flip,
+                  ge, gt, isfinite, isnan, le, log, log_softmax, lt, masked_fill, matmul,
+                  max, maximum, mean, min, minimum, mul, ne, neg, norm, numel, permute,
+                  pow, relu, reshape, sigmoid, sign, sin, softmax, split, sqrt, square,
+                  squeeze, stack, std, sub, sum, tanh, transpose, unbind, unsqueeze,
+                  var, where)
+
+float16 = half = _dtypes.float16
+float32 = float = _dtypes.float32
+float64 = double = _dtypes.float64
+uint8 = _dtypes.uint8
+int8 = _dtypes.int8
+int16 = short = _dtypes.int16
+int32 = int = _dtypes.int32
+int64 = long = _dtypes.int64
+bool = _dtypes.bool_
+
+__version__ = "0.1.0"

@@ -1,0 +1,15 @@
+"""``cnnlab.functional``: PyTorch's ``torch.nn.functional`` for CNNs, in NumPy.
+
+Same names, argument order, defaults and output shapes as PyTorch; inputs batched
+``(N, C, H, W)`` or unbatched ``(C, H, W)``; Tensors, NumPy arrays or nested lists in,
+Tensors out. Every op is differentiable. Extensions beyond PyTorch (per-side and
+'same' padding with any stride, dilation in every pool, exact integer convolution)
+are marked in each docstring.
+"""
+
+from .activation import dropout, flatten, linear, log_softmax, relu, sigmoid, softmax, tanh
+from .conv import conv2d, conv_transpose2d, fold, unfold
+from .loss import cross_entropy, mse_loss, nll_loss
+from .padding import convolve2d, correlate2d, pad
+from .pool import (adaptive_avg_pool2d, adaptive_max_pool2d, avg_pool2d, lp_pool2d,
+                   max_pool2d, max_unpool2d)

@@ -1,0 +1,280 @@
+"""Argument normalisation and the one output-size rule for windows over an axis.
+
+Every convolution and pooling kernel, every error message about shapes, the shape
+calculator of the CLI and the public helpers :func:`conv2d_output_shape`,
+:func:`pool2d_output_shape` and :func:`conv_transpose2d_output_shape` use
+:func:`output_size` (or :func:`transposed_output_size`), so the formula lives in one
+place:
+
+.. math::
+
+    out = \\left\\lfloor \\frac{in + pad_{lo} + pad_{hi} - dilation (kernel - 1) - 1}
+                              {stride} \\right\\rfloor + 1
+
+With ``ceil_mode`` the floor becomes a ceiling, but (PyTorch's rule) the last window
+must start inside the input or the low padding; otherwise it is dropped.
+
+Arguments are normalised once, at the public boundary, into canonical forms: sizes
+become ``(height, width)`` pairs of ints; padding becomes ``((top, bottom), (left,
+right))``. Inner code only ever sees those forms.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+AXES = ("height", "width")
+PadPairs = tuple  # ((top, bottom), (left, right))
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, (numbers.Integral, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def int_pair(value, name: str, function: str, minimum: int = 1) -> tuple:
+    """``value`` (an int or a pair of ints) as ``(height, width)``, each >= ``minimum``.
+
+    Raises
+    ------
+    TypeError
+        For bools, floats, strings, ``None`` or sequences of the wrong length.
+    ValueError
+        For values below ``minimum``.
+    """
+    if _is_int(value):
+        pair = (int(value), int(value))
+    elif isinstance(value, (tuple, list)) and len(value) == 2 and all(_is_int(v) for v in value):
+        pair = (int(value[0]), int(value[1]))
+    else:
+        raise TypeError(f"{function}: {name} must be an int or a pair of ints (height, width), "
+                        f"got {value!r}")
+    if min(pair) < minimum:
+        raise ValueError(f"{function}: {name} must be >= {minimum}, got {value!r}")
+    return pair
+
+
+def same_padding(in_size: int, kernel_size: int, stride: int, dilation: int) -> tuple:
+    """Padding ``(lo, hi)`` that gives ``ceil(in / stride)`` outputs (SAME_UPPER).
+
+    The odd pixel goes to the high side (bottom/right), as in TensorFlow, ONNX's
+    ``SAME_UPPER`` and PyTorch's ``padding='same'`` (which only allows stride 1).
+    """
+    out = -(-in_size // stride)
+    total = max((out - 1) * stride + dilation * (kernel_size - 1) + 1 - in_size, 0)
+    return total // 2, total - total // 2
+
+
+def padding_pairs(padding, function: str, name: str = "padding", input_size=None,
+                  kernel_size=None, stride=(1, 1), dilation=(1, 1)) -> PadPairs:
+    """Normalise ``padding`` to ``((top, bottom), (left, right))``.
+
+    Accepts an int, ``(ph, pw)``, per-side ``((top, bottom), (left, right))``,
+    ``'valid'`` (no padding) and ``'same'`` (output ``ceil(in / stride)``, which needs
+    ``input_size``, ``kernel_size``, ``stride`` and ``dilation``).
+    """
+    if isinstance(padding, str):
+        if padding == "valid":
+            return ((0, 0), (0, 0))
+        if padding == "same":
+            return tuple(same_padding(n, k, s, d) for n, k, s, d
+                         in zip(input_size, kernel_size, stride, dilation))
+        raise ValueError(f"{function}: {name} string must be 'valid' or 'same', got {padding!r}")
+    if _is_int(padding):
+        pairs = ((int(padding),) * 2,) * 2
+    elif isinstance(padding, (tuple, list)) and len(padding) == 2 and all(_is_int(p) for p in padding):
+        pairs = ((int(padding[0]),) * 2, (int(padding[1]),) * 2)
+    elif (isinstance(padding, (tuple, list)) and len(padding) == 2
+          and all(isinstance(p, (tuple, list)) and len(p) == 2 and all(_is_int(v) for v in p)
+                  for p in padding)):
+        pairs = tuple((int(p[0]), int(p[1])) for p in padding)
+    else:
+        raise TypeError(
+            f"{function}: {name} must be an int, (pad_h, pad_w), ((top, bottom), (left, right)), "
+            f"'valid' or 'same', got {padding!r}")
+    if min(min(p) for p in pairs) < 0:
+        raise ValueError(f"{function}: {name} must be non-negative, got {padding!r}")
+    return pairs
+
+
+def output_size(in_size: int, kernel_size: int, stride: int = 1, padding=(0, 0),
+                dilation: int = 1, ceil_mode: bool = False) -> int:
+    """Number of windows along one axis (may be <= 0 when nothing fits).
+
+    Parameters
+    ----------
+    in_size, kernel_size, stride, dilation : int
+    padding : (int, int)
+        Padding before and after the input along this axis.
+    ceil_mode : bool
+        Round up, keeping a last partial window only if it starts inside the input or
+        the low padding (PyTorch's pooling rule).
+
+    Examples
+    --------
+    >>> output_size(8, 3, stride=2, padding=(1, 1))
+    4
+    >>> output_size(4, 2, stride=2, padding=(1, 1), ceil_mode=True)
+    3
+    """
+    lo, hi = padding
+    span = in_size + lo + hi - dilation * (kernel_size - 1) - 1
+    if not ceil_mode:
+        return span // stride + 1
+    out = -(-span // stride) + 1
+    if out > 0 and (out - 1) * stride >= in_size + lo:
+        out -= 1
+    return out
+
+
+def formula(axis: str, in_size, kernel_size, stride, padding, dilation, ceil_mode=False) -> str:
+    """The output-size formula for one axis with the numbers substituted."""
+    lo, hi = padding
+    rounding = "ceil" if ceil_mode else "floor"
+    value = output_size(in_size, kernel_size, stride, padding, dilation, ceil_mode)
+    return (f"out_{axis} = {rounding}((in + pad_lo + pad_hi - dilation*(kernel-1) - 1) / stride) + 1"
+            f" = {rounding}(({in_size} + {lo} + {hi} - {dilation}*({kernel_size}-1) - 1) / {stride}) + 1"
+            f" = {value}")
+
+
+def window_output_shape(function: str, input_size, kernel_size, stride, padding: PadPairs,
+                        dilation, ceil_mode: bool = False) -> tuple:
+    """``(out_height, out_width)``, or a ValueError with the formula when one is < 1."""
+    out = []
+    for axis, n, k, s, p, d in zip(AXES, input_size, kernel_size, stride, padding, dilation):
+        size = output_size(n, k, s, p, d, ceil_mode)
+        if size < 1:
+            extent = d * (k - 1) + 1
+            raise ValueError(
+                f"{function}: kernel size {tuple(kernel_size)} with dilation {tuple(dilation)} "
+                f"spans {extent} along the {axis}, larger than the padded input "
+                f"{n} + {p[0]} + {p[1]} = {n + p[0] + p[1]}; the output would be empty: "
+                + formula(axis, n, k, s, p, d, ceil_mode))
+        out.append(size)
+    return tuple(out)
+
+
+def taps_inside(in_size: int, out_size: int, kernel_size: int, stride: int, dilation: int,
+                pad_lo: int, low: int | None = None, high: int | None = None) -> np.ndarray:
+    """How many taps of each window land in ``[low, high)`` (default: the input).
+
+    Positions are in input coordinates (the first window starts at ``-pad_lo``).
+    Average pooling divides by these counts; pooling checks that none is zero.
+
+    Returns
+    -------
+    np.ndarray of int64, shape (out_size,)
+    """
+    low = 0 if low is None else low
+    high = in_size if high is None else high
+    starts = np.arange(out_size, dtype=np.int64) * stride - pad_lo
+    positions = starts[:, None] + dilation * np.arange(kernel_size, dtype=np.int64)[None, :]
+    return ((positions >= low) & (positions < high)).sum(axis=1)
+
+
+def check_windows_hold_input(function: str, input_size, out_size, kernel_size, stride,
+                             padding: PadPairs, dilation) -> None:
+    """Pooling's rule: every window must contain at least one input element.
+
+    Beyond PyTorch, which caps pool padding at ``kernel_size // 2``: any padding is
+    accepted as long as no window lies entirely in the padding.
+    """
+    for axis, n, o, k, s, p, d in zip(AXES, input_size, out_size, kernel_size, stride,
+                                      padding, dilation):
+        counts = taps_inside(n, o, k, s, d, p[0])
+        if counts.size and counts.min() == 0:
+            index = int(np.argmin(counts))
+            raise ValueError(
+                f"{function}: padding {p} along the {axis} leaves window {index} (of {o}) "
+                f"with no input element (input {n}, kernel {k}, stride {s}, dilation {d}); "
+                f"every pooling window must overlap the input: reduce the padding")
+
+
+def transposed_output_size(in_size: int, kernel_size: int, stride: int, padding=(0, 0),
+                           dilation: int = 1, output_padding: int = 0) -> int:
+    """Output length of a transposed convolution along one axis.
+
+    ``out = (in - 1) * stride - pad_lo - pad_hi + dilation * (kernel - 1) + output_padding + 1``
+    """
+    lo, hi = padding
+    return (in_size - 1) * stride - lo - hi + dilation * (kernel_size - 1) + output_padding + 1
+
+
+# ------------------------------------------------------------ public helpers
+
+
+def _spatial(input_size, function):
+    if _is_int(input_size):
+        return (int(input_size),) * 2
+    size = tuple(input_size)
+    if len(size) < 2 or not all(_is_int(s) and s >= 0 for s in size):
+        raise TypeError(f"{function}: input_size must be an int or a shape ending in "
+                        f"(height, width), got {input_size!r}")
+    return tuple(int(s) for s in size[-2:])
+
+
+def conv2d_output_shape(input_size, kernel_size, stride=1, padding=0, dilation=1) -> tuple:
+    """``(out_height, out_width)`` of :func:`cnnlab.functional.conv2d`.
+
+    Parameters
+    ----------
+    input_size : int or tuple
+        ``(H, W)``, or any shape ending in ``(H, W)`` (e.g. ``(N, C, H, W)``).
+    kernel_size, stride, dilation : int or (int, int)
+    padding : int, (int, int), ((int, int), (int, int)), 'valid' or 'same'
+
+    Examples
+    --------
+    >>> conv2d_output_shape((8, 8), 5, stride=(3, 4), padding=(0, 1))
+    (2, 2)
+    """
+    function = "conv2d_output_shape"
+    size = _spatial(input_size, function)
+    kernel = int_pair(kernel_size, "kernel_size", function)
+    stride = int_pair(stride, "stride", function)
+    dilation = int_pair(dilation, "dilation", function)
+    pads = padding_pairs(padding, function, input_size=size, kernel_size=kernel,
+                         stride=stride, dilation=dilation)
+    return window_output_shape(function, size, kernel, stride, pads, dilation)
+
+
+def pool2d_output_shape(input_size, kernel_size, stride=None, padding=0, dilation=1,
+                        ceil_mode=False) -> tuple:
+    """``(out_height, out_width)`` of max/avg/Lp pooling (stride defaults to the kernel).
+
+    Examples
+    --------
+    >>> pool2d_output_shape((4, 4), (2, 4), stride=(2, 3), padding=(1, 2))
+    (3, 2)
+    """
+    function = "pool2d_output_shape"
+    size = _spatial(input_size, function)
+    kernel = int_pair(kernel_size, "kernel_size", function)
+    stride = kernel if stride is None else int_pair(stride, "stride", function)
+    dilation = int_pair(dilation, "dilation", function)
+    pads = padding_pairs(padding, function, input_size=size, kernel_size=kernel,
+                         stride=stride, dilation=dilation)
+    out = window_output_shape(function, size, kernel, stride, pads, dilation, ceil_mode)
+    check_windows_hold_input(function, size, out, kernel, stride, pads, dilation)
+    return out
+
+
+def conv_transpose2d_output_shape(input_size, kernel_size, stride=1, padding=0,
+                                  output_padding=0, dilation=1) -> tuple:
+    """``(out_height, out_width)`` of :func:`cnnlab.functional.conv_transpose2d`.
+
+    Examples
+    --------
+    >>> conv_transpose2d_output_shape((4, 4), 3, stride=2, padding=1, output_padding=1)
+    (8, 8)
+    """
+    function = "conv_transpose2d_output_shape"
+    size = _spatial(input_size, function)
+    kernel = int_pair(kernel_size, "kernel_size", function)
+    stride = int_pair(stride, "stride", function)
+    dilation = int_pair(dilation, "dilation", function)
+    extra = int_pair(output_padding, "output_padding", function, minimum=0)
+    pads = padding_pairs(padding, function)
+    return tuple(transposed_output_size(n, k, s, p, d, e)
+                 for n, k, s, p, d, e in zip(size, kernel, stride, pads, dilation, extra))

@@ -1,0 +1,496 @@
+"""The Tensor: a NumPy array, its dtype, and its place in the autograd graph.
+
+A :class:`Tensor` holds one ``np.ndarray`` (``.array``), a ``requires_grad`` flag, the
+``grad`` it accumulates, and the :class:`~cnnlab.autograd.Node` that produced it.
+Differentiable operations live in :mod:`cnnlab.ops` (elementwise, reductions,
+shapes) and :mod:`cnnlab.functional` (convolution, pooling); the methods here
+delegate to them, so ``x.sum()`` and ``cnnlab.sum(x)`` are one code path.
+
+In-place operations (``x[2:4] = 0``, ``x += y``, ``fill_``) write into the array when
+nothing is being recorded, so views see the change, as in PyTorch. When they must be
+recorded (``x`` or the value requires a gradient) they rebind ``x`` to a new array
+and a new graph node instead: arrays saved for a backward pass are never modified.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from . import _format, autograd, dtypes
+
+
+class Size(tuple):
+    """A tensor's shape: a tuple that prints as ``cnnlab.Size([8, 8])``."""
+
+    def __repr__(self) -> str:
+        return f"cnnlab.Size({list(self)})"
+
+    __str__ = __repr__
+
+    def __getitem__(self, index):
+        item = tuple.__getitem__(self, index)
+        return Size(item) if isinstance(index, slice) else item
+
+    def __add__(self, other):
+        return Size(tuple(self) + tuple(other))
+
+    def numel(self) -> int:
+        return int(np.prod(self, dtype=np.int64))
+
+
+def _convert_index(index):
+    """Replace Tensors inside an index expression by their arrays."""
+    if isinstance(index, tuple):
+        return tuple(_convert_index(i) for i in index)
+    if isinstance(index, Tensor):
+        return index.array
+    if isinstance(index, list):
+        return np.asarray(index)
+    return index
+
+
+def _is_basic_index(index) -> bool:
+    parts = index if isinstance(index, tuple) else (index,)
+    return all(p is None or p is Ellipsis or isinstance(p, (slice, numbers.Integral))
+               and not isinstance(p, (bool, np.bool_)) for p in parts)
+
+
+class Tensor:
+    """An n-dimensional array that can record operations for differentiation.
+
+    Create tensors with :func:`cnnlab.tensor`, :func:`cnnlab.zeros`, ... ;
+    ``Tensor(data)`` is the same as ``cnnlab.tensor(data)``.
+    """
+
+    __array_priority__ = 1000  # ndarray (op) Tensor defers to Tensor's reflected op
+
+    def __init__(self, data=None, dtype=None, requires_grad=False):
+        from .creation import to_array
+
+        array = to_array([] if data is None else data, dtype)
+        self._init(array, requires_grad)
+
+    def _init(self, array, requires_grad=False):
+        self.array = array
+        self.grad = None
+        self._node = None
+        self._retains_grad = False
+        self.requires_grad = False
+        if requires_grad:
+            self.requires_grad_(True)
+
+    @classmethod
+    def _wrap(cls, array) -> "Tensor":
+        """A Tensor around ``array`` without copying (internal)."""
+        tensor = object.__new__(Tensor)
+        tensor._init(np.asarray(array))
+        return tensor
+
+    # ----------------------------------------------------------------- metadata
+    @property
+    def shape(self) -> Size:
+        return Size(self.array.shape)
+
+    def size(self, dim=None):
+        """The shape, or the length of dimension ``dim``."""
+        if dim is None:
+            return self.shape
+        return self.array.shape[self._dim(dim, "size")]
+
+    def dim(self) -> int:
+        return self.array.ndim
+
+    @property
+    def ndim(self) -> int:
+        return self.array.ndim
+
+    def numel(self) -> int:
+        return int(self.array.size)
+
+    nelement = numel
+
+    def __len__(self) -> int:
+        if self.array.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.array.shape[0]
+
+    @property
+    def dtype(self) -> dtypes.DType:
+        return dtypes.from_numpy_dtype(self.array.dtype)
+
+    @property
+    def device(self) -> str:
+        return "cpu"
+
+    def is_floating_point(self) -> bool:
+        return self.array.dtype.kind == "f"
+
+    def _dim(self, dim, function) -> int:
+        ndim = max(self.array.ndim, 1)
+        if isinstance(dim, bool) or not isinstance(dim, numbers.Integral):
+            raise TypeError(f"{function}: dim must be an int, got {dim!r}")
+        if not -ndim <= dim < ndim:
+            raise IndexError(f"{function}: dim {dim} is out of range for a tensor "
+                             f"with {self.array.ndim} dimensions (allowed: {-ndim}..{ndim - 1})")
+        return dim % ndim
+
+    # ----------------------------------------------------------------- autograd
+    @property
+    def is_leaf(self) -> bool:
+        return self._node is None
+
+    @property
+    def grad_fn(self):
+        return self._node
+
+    def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
+        if requires_grad and self.array.dtype.kind != "f":
+            raise RuntimeError(
+                f"requires_grad: only tensors of floating point dtype can require "
+                f"gradients, got {self.dtype!r}; convert with .float() first")
+        if not requires_grad and self._node is not None:
+            raise RuntimeError("requires_grad_(False) is only allowed on leaf tensors; "
+                               "use .detach() to get a tensor outside the graph")
+        self.requires_grad = bool(requires_grad)
+        return self
+
+    def retain_grad(self) -> None:
+        """Keep ``.grad`` on this non-leaf tensor after ``backward()``."""
+        if not self.requires_grad:
+            raise RuntimeError("retain_grad: the tensor does not require grad")
+        self._retains_grad = True
+
+    def backward(self, gradient=None, retain_graph: bool = False) -> None:
+        """Accumulate d(self)/d(leaf) into ``.grad`` of every leaf that requires grad.
+
+        Parameters
+        ----------
+        gradient : Tensor or array_like, optional
+            d(loss)/d(self), same shape as ``self``; required unless ``self`` holds one
+            element.
+        retain_graph : bool
+            Keep the graph so that ``backward`` can be called through it again.
+        """
+        if not self.requires_grad:
+            raise RuntimeError("backward: element 0 of tensors does not require grad "
+                               "and does not have a grad_fn")
+        if gradient is None:
+            if self.array.size != 1:
+                raise RuntimeError(
+                    f"backward: grad can be implicitly created only for scalar outputs; "
+                    f"this tensor has shape {tuple(self.shape)}, pass gradient=")
+            grad = np.ones_like(self.array)
+        else:
+            grad = np.asarray(gradient.array if isinstance(gradient, Tensor) else gradient,
+                              dtype=self.array.dtype)
+            if grad.shape != self.array.shape:
+                raise RuntimeError(f"backward: gradient has shape {grad.shape}, expected "
+                                   f"the tensor's shape {self.array.shape}")
+        autograd.run_backward(self, grad, retain_graph=retain_graph)
+
+    def detach(self) -> "Tensor":
+        """A tensor sharing this one's data, outside the graph."""
+        return Tensor._wrap(self.array)
+
+    @property
+    def data(self) -> "Tensor":
+        """This tensor's values as a tensor outside the graph (shares storage).
+
+        In-place changes made through ``.data`` are not recorded, as in PyTorch:
+        ``w.data -= lr * w.grad`` updates ``w``.
+        """
+        return Tensor._wrap(self.array)
+
+    @data.setter
+    def data(self, value) -> None:
+        self.array = value.array if isinstance(value, Tensor) else np.asarray(value)
+
+    # ------------------------------------------------------------- conversions
+    def numpy(self) -> np.ndarray:
+        if self.requires_grad:
+            raise RuntimeError("numpy: can't call numpy() on a tensor that requires grad; "
+                               "use tensor.detach().numpy()")
+        return self.array
+
+    def __array__(self, dtype=None, copy=None):
+        if dtype is not None:
+            return self.array.astype(dtype, copy=bool(copy))
+        return self.array.copy() if copy else self.array
+
+    def tolist(self):
+        return self.array.tolist()
+
+    def item(self):
+        if self.array.size != 1:
+            raise ValueError(f"item: only one-element tensors can be converted to a "
+                             f"Python scalar, got shape {tuple(self.shape)}")
+        return self.array.reshape(-1)[0].item()
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __index__(self):
+        if self.array.dtype.kind not in "iu":
+            raise TypeError("only integer tensors of a single element can be used as an index")
+        return int(self.item())
+
+    def __bool__(self):
+        if self.array.size != 1:
+            raise RuntimeError(f"the truth value of a tensor with {self.array.size} "
+                               "elements is ambiguous")
+        return bool(self.array.reshape(-1)[0])
+
+    def to(self, dtype=None, *args, **kwargs) -> "Tensor":
+        """Convert to ``dtype`` (device strings such as ``'cpu'`` are accepted and ignored)."""
+        if isinstance(dtype, str) and dtype.split(":")[0] == "cpu":
+            dtype = kwargs.get("dtype")
+        if dtype is None:
+            return self
+        from .ops import cast
+
+        return cast(self, dtypes.as_dtype(dtype))
+
+    def type(self, dtype=None):
+        if dtype is None:
+            return f"cnnlab.{self.dtype.name}"
+        return self.to(dtype)
+
+    def float(self):
+        return self.to(dtypes.float32)
+
+    def double(self):
+        return self.to(dtypes.float64)
+
+    def half(self):
+        return self.to(dtypes.float16)
+
+    def long(self):
+        return self.to(dtypes.int64)
+
+    def int(self):
+        return self.to(dtypes.int32)
+
+    def bool(self):
+        return self.to(dtypes.bool_)
+
+    def cpu(self):
+        return self
+
+    def clone(self) -> "Tensor":
+        from .ops import clone
+
+        return clone(self)
+
+    def contiguous(self) -> "Tensor":
+        return self
+
+    def is_contiguous(self) -> bool:
+        return bool(self.array.flags.c_contiguous)
+
+    # ---------------------------------------------------------------- printing
+    def __repr__(self) -> str:
+        name = self._node.name + "Backward0" if self._node is not None else None
+        return _format.format_tensor(self.array, self.dtype,
+                                     (dtypes.float32, dtypes.int64, dtypes.bool_),
+                                     grad_fn=name, requires_grad=self.requires_grad)
+
+    def __format__(self, spec):
+        if self.array.ndim == 0:
+            return format(self.item(), spec)
+        return format(repr(self), spec)
+
+    # ---------------------------------------------------------------- indexing
+    def __getitem__(self, index):
+        from .ops import getitem
+
+        return getitem(self, _convert_index(index))
+
+    def __iter__(self):
+        if self.array.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(self.array.shape[0]))
+
+    def __setitem__(self, index, value):
+        index = _convert_index(index)
+        value_tensor = value if isinstance(value, Tensor) else None
+        if autograd.needs_grad(self, value_tensor):
+            self._check_inplace("__setitem__")
+            source = value_tensor if value_tensor is not None else Tensor._wrap(np.asarray(value))
+            self._record_setitem(index, source)
+            return
+        values = value.array if isinstance(value, Tensor) else value
+        self._check_cast(np.asarray(values).dtype, "__setitem__")
+        self.array[index] = values
+
+    def _record_setitem(self, index, source: "Tensor") -> None:
+        """``self[index] = source`` as a recorded operation (copy, then rebind)."""
+        before = self._snapshot()
+        updated = self.array.copy()
+        updated[index] = source.array
+        source_shape = source.shape
+
+        def backward(grad):
+            # d/d(before): the gradient outside the overwritten region;
+            # d/d(source): the gradient of the region (unbroadcast by the engine).
+            grad_before = grad.copy()
+            grad_before[index] = 0
+            region = grad[index]
+            if region.ndim < len(source_shape):
+                region = region.reshape((1,) * (len(source_shape) - region.ndim) + region.shape)
+            return grad_before, region
+
+        self.array = updated
+        self.requires_grad = True
+        self._node = autograd.Node("CopySlices", (before, source), backward)
+
+    def _snapshot(self) -> "Tensor":
+        """A tensor standing for ``self`` before an in-place change is recorded."""
+        before = Tensor._wrap(self.array)
+        before.requires_grad = self.requires_grad
+        before._node = self._node
+        return before
+
+    def _check_inplace(self, operation: str) -> None:
+        if self.requires_grad and self._node is None and autograd.is_grad_enabled():
+            raise RuntimeError(
+                f"{operation}: a leaf tensor that requires grad is being used in an in-place "
+                "operation; wrap the update in `with cnnlab.no_grad():` or apply it to "
+                "`.data`")
+
+    def _check_cast(self, source_dtype, operation: str) -> None:
+        if not np.can_cast(source_dtype, self.array.dtype, casting="same_kind"):
+            raise TypeError(f"{operation}: result type {dtypes.from_numpy_dtype(source_dtype)!r} "
+                            f"can't be cast to the tensor's dtype {self.dtype!r} in place")
+
+    def _become(self, result: "Tensor") -> "Tensor":
+        """Take over ``result``'s array and graph node (recorded in-place ops)."""
+        self.array = result.array
+        self.requires_grad = result.requires_grad
+        self._node = result._node
+        return self
+
+    def _inplace(self, name: str, function, other) -> "Tensor":
+        """Apply ``function(self, other)`` in place (``x += y`` and friends)."""
+        if autograd.needs_grad(self, other):
+            self._check_inplace(name)
+            return self._become(function(self._snapshot(), other))
+        with autograd.no_grad():
+            result = function(self, other)
+        self._check_cast(result.array.dtype, name)
+        np.copyto(self.array, result.array, casting="same_kind")
+        return self
+
+    def fill_(self, value) -> "Tensor":
+        self._check_inplace("fill_")
+        if isinstance(value, Tensor):
+            value = value.item()
+        if autograd.needs_grad(self):
+            self._record_setitem(Ellipsis, Tensor._wrap(np.asarray(value, self.array.dtype)))
+        else:
+            self.array[...] = value
+        return self
+
+    def zero_(self) -> "Tensor":
+        return self.fill_(0)
+
+    def copy_(self, source) -> "Tensor":
+        source = source if isinstance(source, Tensor) else Tensor._wrap(np.asarray(source))
+        self[...] = source
+        return self
+
+    def add_(self, other, alpha=1):
+        from .ops import add
+
+        return self._inplace("add_", lambda a, b: add(a, b, alpha=alpha), other)
+
+    def sub_(self, other, alpha=1):
+        from .ops import sub
+
+        return self._inplace("sub_", lambda a, b: sub(a, b, alpha=alpha), other)
+
+    def mul_(self, other):
+        from .ops import mul
+
+        return self._inplace("mul_", mul, other)
+
+    def div_(self, other):
+        from .ops import div
+
+        return self._inplace("div_", div, other)
+
+    def clamp_(self, min=None, max=None):
+        from .ops import clamp
+
+        return self._inplace("clamp_", lambda a, _: clamp(a, min, max), None)
+
+    def __iadd__(self, other):
+        return self.add_(other)
+
+    def __isub__(self, other):
+        return self.sub_(other)
+
+    def __imul__(self, other):
+        return self.mul_(other)
+
+    def __itruediv__(self, other):
+        return self.div_(other)
+
+    def uniform_(self, a=0.0, b=1.0):
+        from .creation import _rng
+
+        with autograd.no_grad():
+            self.array[...] = _rng().uniform(a, b, self.array.shape)
+        return self
+
+    def normal_(self, mean=0.0, std=1.0):
+        from .creation import _rng
+
+        with autograd.no_grad():
+            self.array[...] = _rng().normal(mean, std, self.array.shape)
+        return self
+
+    __hash__ = object.__hash__
+
+
+def _install_methods():
+    """Attach the differentiable ops of :mod:`cnnlab.ops` as Tensor methods/operators."""
+    from . import ops
+
+    def reflected(function):
+        return lambda self, other: function(other, self)
+
+    methods = {
+        "__add__": ops.add, "__radd__": reflected(ops.add),
+        "__sub__": ops.sub, "__rsub__": reflected(ops.sub),
+        "__mul__": ops.mul, "__rmul__": reflected(ops.mul),
+        "__truediv__": ops.div, "__rtruediv__": reflected(ops.div),
+        "__floordiv__": ops.floor_divide, "__rfloordiv__": reflected(ops.floor_divide),
+        "__mod__": ops.remainder, "__pow__": ops.pow, "__rpow__": reflected(ops.pow),
+        "__matmul__": ops.matmul, "__rmatmul__": reflected(ops.matmul),
+        "__neg__": ops.neg, "__pos__": lambda self: self, "__abs__": ops.abs,
+        "__eq__": ops.eq, "__ne__": ops.ne, "__lt__": ops.lt, "__le__": ops.le,
+        "__gt__": ops.gt, "__ge__": ops.ge, "__invert__": ops.logical_not,
+        "__and__": ops.logical_and, "__or__": ops.logical_or,
+    }
+    for name in ("add", "sub", "mul", "div", "pow", "matmul", "neg", "abs", "exp", "log",
+                 "sqrt", "sin", "cos", "sign", "relu", "sigmoid", "tanh", "clamp", "clip",
+                 "sum", "mean", "var", "std", "max", "min", "amax", "amin", "argmax",
+                 "argmin", "prod", "view", "reshape", "flatten", "unflatten", "squeeze",
+                 "unsqueeze", "transpose", "permute", "expand", "expand_as", "view_as",
+                 "reshape_as", "repeat", "flip", "softmax", "log_softmax", "eq", "ne",
+                 "lt", "le", "gt", "ge", "all", "any", "maximum", "minimum", "square",
+                 "floor", "ceil", "round", "isnan", "isfinite", "where", "masked_fill",
+                 "t", "norm", "allclose", "equal", "logical_not", "unbind", "split",
+                 "chunk", "cumsum", "sort", "argsort", "topk"):
+        if hasattr(ops, name):
+            methods[name] = getattr(ops, name)
+    methods["T"] = property(ops.t_all)
+    methods["mT"] = property(lambda self: ops.transpose(self, -2, -1))
+    for name, function in methods.items():
+        setattr(Tensor, name, function)
+    Tensor.__hash__ = object.__hash__
