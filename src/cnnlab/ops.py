@@ -754,7 +754,7 @@ def cat(tensors, dim=0) -> Tensor:
     axis = tensors[0]._dim(dim, "cat")
     reference = tensors[0].array.shape
     for i, t in enumerate(tensors):
-        if t.array.ndim != len(reference) or any(
+        if t.array.ndim != len(reference) or builtins.any(
                 s != r for j, (s, r) in enumerate(zip(t.array.shape, reference)) if j != axis):
             raise ValueError(f"cat: tensor {i} has shape {list(t.array.shape)}; all must "
                              f"match {list(reference)} except in dimension {axis}")

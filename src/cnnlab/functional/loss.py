@@ -1,0 +1,145 @@
+"""Losses: cross entropy, negative log likelihood, mean squared error."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import ops
+from ..autograd import record
+from ..ops import as_tensor
+
+REDUCTIONS = ("mean", "sum", "none")
+
+
+def _check_reduction(reduction, function):
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"{function}: reduction must be one of {REDUCTIONS}, got {reduction!r}")
+
+
+def _classes_last(x: np.ndarray) -> np.ndarray:
+    """(N, C, d1, ...) -> (N * d1 * ..., C); (C,) -> (1, C)."""
+    if x.ndim == 1:
+        return x[None, :]
+    return np.moveaxis(x, 1, -1).reshape(-1, x.shape[1])
+
+
+def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
+    """Negative log likelihood of class indices, given log-probabilities.
+
+    Parameters
+    ----------
+    input : array_like, shape (N, C), (N, C, d1, ...) or (C,)
+        Log-probabilities.
+    target : array_like of int, shape (N,), (N, d1, ...) or ()
+        Class indices in [0, C) (or ``ignore_index``).
+    weight : array_like, shape (C,), optional
+        Per-class weights; ``'mean'`` divides by the sum of the targets' weights.
+    """
+    function = "nll_loss"
+    _check_reduction(reduction, function)
+    input, target = as_tensor(input, function), as_tensor(target, function)
+    x, t = input.array, target.array
+    if x.ndim == 0:
+        raise ValueError(f"{function}: input must have a class dimension, got a 0-d tensor")
+    if t.dtype.kind not in "iu":
+        raise TypeError(f"{function}: target must hold integer class indices, got "
+                        f"{target.dtype!r} (for probabilities use cross_entropy)")
+    expected = x.shape[:1] + x.shape[2:] if x.ndim > 1 else ()
+    if t.shape != expected:
+        raise ValueError(f"{function}: target shape {tuple(t.shape)} does not match input "
+                         f"shape {tuple(x.shape)}; expected {expected}")
+    classes = x.shape[1] if x.ndim > 1 else x.shape[0]
+    flat_x = _classes_last(x)
+    flat_t = t.reshape(-1).astype(np.int64)
+    valid = flat_t != ignore_index
+    if np.any((flat_t[valid] < 0) | (flat_t[valid] >= classes)):
+        bad = flat_t[valid][(flat_t[valid] < 0) | (flat_t[valid] >= classes)][0]
+        raise ValueError(f"{function}: target {bad} is out of bounds for {classes} classes "
+                         f"(allowed: 0..{classes - 1} or ignore_index={ignore_index})")
+    safe_t = np.where(valid, flat_t, 0)
+    w = np.ones(classes, dtype=x.dtype) if weight is None else as_tensor(weight).array.astype(x.dtype)
+    sample_weight = np.where(valid, w[safe_t], 0).astype(x.dtype)
+    picked = flat_x[np.arange(flat_x.shape[0]), safe_t]
+    losses = -sample_weight * picked
+    if reduction == "none":
+        out = losses.reshape(t.shape)
+    elif reduction == "sum":
+        out = np.asarray(losses.sum(), dtype=x.dtype)
+    else:
+        out = np.asarray(losses.sum() / sample_weight.sum(), dtype=x.dtype)
+    denominator = sample_weight.sum() if reduction == "mean" else 1
+
+    def backward(g):
+        per_sample = np.broadcast_to(g, t.shape).reshape(-1) if reduction == "none" \
+            else np.full(flat_t.shape, g / denominator, dtype=x.dtype)
+        grad = np.zeros_like(flat_x)
+        grad[np.arange(flat_x.shape[0]), safe_t] = -sample_weight * per_sample
+        if x.ndim == 1:
+            return (grad[0],)
+        moved_shape = (x.shape[0],) + x.shape[2:] + (classes,)
+        return (np.moveaxis(grad.reshape(moved_shape), -1, 1),)
+    return record("NllLoss", out, (input,), backward)
+
+
+def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean",
+                  label_smoothing=0.0):
+    """Cross entropy between logits and class indices (or class probabilities).
+
+    ``log_softmax`` over the class dimension (dim 1, or 0 for unbatched input), then
+    :func:`nll_loss`; with float targets of the input's shape, ``-sum(p * log_softmax)``.
+    """
+    function = "cross_entropy"
+    _check_reduction(reduction, function)
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"{function}: label_smoothing must be in [0, 1], got {label_smoothing!r}")
+    input, target = as_tensor(input, function), as_tensor(target, function)
+    class_dim = 1 if input.array.ndim > 1 else 0
+    log_probs = ops.log_softmax(input, class_dim)
+    classes = input.array.shape[class_dim]
+    if target.array.dtype.kind == "f":
+        if target.array.shape != input.array.shape:
+            raise ValueError(f"{function}: probability targets must have the input's shape "
+                             f"{tuple(input.array.shape)}, got {tuple(target.array.shape)}")
+        probs = target
+        if label_smoothing:
+            probs = ops.add(ops.mul(target, 1 - label_smoothing), label_smoothing / classes)
+        terms = ops.mul(log_probs, probs)
+        if weight is not None:
+            shape = [1] * input.array.ndim
+            shape[class_dim] = classes
+            terms = ops.mul(terms, as_tensor(weight).reshape(shape))
+        losses = ops.neg(ops.sum(terms, class_dim))
+        if reduction == "none":
+            return losses
+        total = ops.sum(losses)
+        return total if reduction == "sum" else ops.div(total, losses.array.size or 1)
+    loss = nll_loss(log_probs, target, weight, ignore_index, reduction)
+    if not label_smoothing:
+        return loss
+    # Smoothing: mix in the mean over classes of -log p (weighted as PyTorch does).
+    shape = [1] * input.array.ndim
+    shape[class_dim] = classes
+    terms = log_probs if weight is None else ops.mul(log_probs, as_tensor(weight).reshape(shape))
+    smooth = ops.neg(ops.sum(terms, class_dim))
+    valid = as_tensor((target.array != ignore_index).astype(input.array.dtype))
+    smooth = ops.mul(smooth, valid)
+    if reduction == "sum":
+        smooth = ops.sum(smooth)
+    elif reduction == "mean":
+        if weight is None:
+            smooth = ops.div(ops.sum(smooth), float(valid.array.sum()))
+        else:
+            w = as_tensor(weight).array
+            t = np.where(target.array != ignore_index, target.array, 0)
+            smooth = ops.div(ops.sum(smooth), float((w[t] * valid.array).sum()))
+    return ops.add(ops.mul(loss, 1 - label_smoothing), ops.mul(smooth, label_smoothing / classes))
+
+
+def mse_loss(input, target, reduction="mean"):
+    """Mean (or sum) of squared differences; shapes broadcast as in PyTorch."""
+    _check_reduction(reduction, "mse_loss")
+    diff = ops.sub(input, target)
+    squared = ops.mul(diff, diff)
+    if reduction == "none":
+        return squared
+    return ops.sum(squared) if reduction == "sum" else ops.mean(squared)

@@ -1,0 +1,15 @@
+"""``cnnlab.nn``: layers and models shaped like ``torch.nn``."""
+
+import sys as _sys
+
+from .. import functional
+from . import init  # noqa: F401
+from .basic import Dropout, Flatten, Linear, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
+from .conv import Conv2d, ConvTranspose2d
+from .loss import CrossEntropyLoss, MSELoss, NLLLoss
+from .module import Identity, Module, ModuleList, Parameter, Sequential
+from .pool import (AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool2d, LPPool2d, MaxPool2d,
+                   MaxUnpool2d)
+
+# ``import cnnlab.nn.functional as F`` works as with torch: it is cnnlab.functional.
+_sys.modules[__name__ + ".functional"] = functional

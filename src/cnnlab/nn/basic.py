@@ -1,0 +1,117 @@
+"""Linear, Flatten, Dropout and activation layers."""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from .. import functional as F
+from .. import ops
+from ..dtypes import as_dtype
+from . import init
+from .module import Module, Parameter
+
+
+class Linear(Module):
+    """``y = x @ W.T + b``, as ``torch.nn.Linear``; W is (out_features, in_features).
+
+    Initialised as PyTorch does: U(-1/sqrt(in_features), 1/sqrt(in_features)).
+    """
+
+    def __init__(self, in_features, out_features, bias=True, device=None, dtype=None):
+        super().__init__()
+        for name, value in (("in_features", in_features), ("out_features", out_features)):
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
+                raise ValueError(f"Linear: {name} must be a non-negative int, got {value!r}")
+        self.in_features, self.out_features = int(in_features), int(out_features)
+        target = as_dtype(dtype).numpy if dtype is not None else np.float32
+        self.weight = Parameter(np.empty((out_features, in_features), dtype=target))
+        if bias:
+            self.bias = Parameter(np.empty(out_features, dtype=target))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        init.default_layer_init_(self.weight, self.bias)
+
+    def forward(self, input):
+        return F.linear(input, self.weight, self.bias)
+
+    def extra_repr(self):
+        return (f"in_features={self.in_features}, out_features={self.out_features}, "
+                f"bias={self.bias is not None}")
+
+
+class Flatten(Module):
+    """Flatten dimensions ``start_dim..end_dim`` (by default all but the batch)."""
+
+    def __init__(self, start_dim=1, end_dim=-1):
+        super().__init__()
+        self.start_dim, self.end_dim = start_dim, end_dim
+
+    def forward(self, input):
+        return ops.flatten(ops.as_tensor(input, "Flatten"), self.start_dim, self.end_dim)
+
+    def extra_repr(self):
+        if (self.start_dim, self.end_dim) == (1, -1):
+            return ""
+        return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
+
+class Dropout(Module):
+    """Zero elements with probability ``p`` while training (scaled by 1/(1-p))."""
+
+    def __init__(self, p=0.5, inplace=False):
+        super().__init__()
+        if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p <= 1:
+            raise ValueError(f"Dropout: p must be a probability in [0, 1], got {p!r}")
+        self.p, self.inplace = p, inplace
+
+    def forward(self, input):
+        return F.dropout(input, self.p, self.training)
+
+    def extra_repr(self):
+        return f"p={self.p}"
+
+
+class _Activation(Module):
+    function = None
+
+    def forward(self, input):
+        return type(self).function(input)
+
+
+class ReLU(_Activation):
+    function = staticmethod(F.relu)
+
+    def __init__(self, inplace=False):
+        super().__init__()
+
+
+class Sigmoid(_Activation):
+    function = staticmethod(F.sigmoid)
+
+
+class Tanh(_Activation):
+    function = staticmethod(F.tanh)
+
+
+class _SoftmaxBase(Module):
+    def __init__(self, dim=None):
+        super().__init__()
+        self.dim = dim
+
+    def extra_repr(self):
+        return f"dim={self.dim}"
+
+
+class Softmax(_SoftmaxBase):
+    def forward(self, input):
+        return F.softmax(input, -1 if self.dim is None else self.dim)
+
+
+class LogSoftmax(_SoftmaxBase):
+    def forward(self, input):
+        return F.log_softmax(input, -1 if self.dim is None else self.dim)

@@ -1,0 +1,331 @@
+"""``Module`` and ``Parameter``: containers of learnable tensors, as in PyTorch."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import numpy as np
+
+from ..creation import to_array
+from ..tensor import Tensor
+
+
+class Parameter(Tensor):
+    """A tensor that a :class:`Module` registers as learnable (``requires_grad=True``).
+
+    ``Parameter(t)`` shares ``t``'s data, as in PyTorch.
+    """
+
+    def __init__(self, data=None, requires_grad=True):
+        array = data.array if isinstance(data, Tensor) else to_array(
+            [] if data is None else data, copy=False)
+        self._init(array, requires_grad)
+
+    def __repr__(self) -> str:
+        return "Parameter containing:\n" + super().__repr__()
+
+
+class Module:
+    """Base class of all layers and models.
+
+    Assigning a :class:`Parameter` or a ``Module`` as an attribute registers it, so
+    :meth:`parameters`, :meth:`state_dict`, :meth:`train` and the repr find it.
+    Subclasses define ``forward``; calling the module calls ``forward``.
+    """
+
+    def __init__(self):
+        object.__setattr__(self, "_parameters", OrderedDict())
+        object.__setattr__(self, "_buffers", OrderedDict())
+        object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "training", True)
+
+    # ---------------------------------------------------------- registration
+    def __setattr__(self, name, value):
+        if "_parameters" not in self.__dict__:
+            raise AttributeError(f"cannot assign {name!r} before Module.__init__() is called "
+                                 "(call super().__init__() first)")
+        for table in (self._parameters, self._buffers, self._modules):
+            table.pop(name, None)
+        if isinstance(value, Parameter):
+            self._parameters[name] = value
+        elif isinstance(value, Module):
+            self._modules[name] = value
+        else:
+            object.__setattr__(self, name, value)
+            return
+        self.__dict__.pop(name, None)
+
+    def __getattr__(self, name):
+        for table in ("_parameters", "_buffers", "_modules"):
+            entries = self.__dict__.get(table)
+            if entries is not None and name in entries:
+                return entries[name]
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def __delattr__(self, name):
+        for table in (self._parameters, self._buffers, self._modules):
+            if name in table:
+                del table[name]
+                return
+        object.__delattr__(self, name)
+
+    def register_parameter(self, name: str, param) -> None:
+        if param is None:
+            self._parameters[name] = None
+        elif not isinstance(param, Parameter):
+            raise TypeError(f"register_parameter: {name!r} must be a Parameter or None, "
+                            f"got {type(param).__name__}")
+        else:
+            self._parameters[name] = param
+
+    def register_buffer(self, name: str, tensor) -> None:
+        self._buffers[name] = tensor
+
+    def add_module(self, name: str, module) -> None:
+        if module is not None and not isinstance(module, Module):
+            raise TypeError(f"add_module: {name!r} must be a Module, got {type(module).__name__}")
+        self._modules[name] = module
+
+    # -------------------------------------------------------------- calling
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError(f"{type(self).__name__} must define forward()")
+
+    def __call__(self, *args, **kwargs):
+        return self.forward(*args, **kwargs)
+
+    # ------------------------------------------------------------ traversal
+    def named_modules(self, prefix: str = "", memo=None):
+        memo = set() if memo is None else memo
+        if id(self) in memo:
+            return
+        memo.add(id(self))
+        yield prefix, self
+        for name, module in self._modules.items():
+            if module is not None:
+                yield from module.named_modules(f"{prefix}.{name}" if prefix else name, memo)
+
+    def modules(self):
+        for _, module in self.named_modules():
+            yield module
+
+    def named_children(self):
+        seen = set()
+        for name, module in self._modules.items():
+            if module is not None and id(module) not in seen:
+                seen.add(id(module))
+                yield name, module
+
+    def children(self):
+        for _, module in self.named_children():
+            yield module
+
+    def named_parameters(self, prefix: str = "", recurse: bool = True):
+        seen = set()
+        modules = self.named_modules(prefix) if recurse else [(prefix, self)]
+        for module_prefix, module in modules:
+            for name, param in module._parameters.items():
+                if param is None or id(param) in seen:
+                    continue
+                seen.add(id(param))
+                yield (f"{module_prefix}.{name}" if module_prefix else name), param
+
+    def parameters(self, recurse: bool = True):
+        for _, param in self.named_parameters(recurse=recurse):
+            yield param
+
+    def named_buffers(self, prefix: str = ""):
+        for module_prefix, module in self.named_modules(prefix):
+            for name, buffer in module._buffers.items():
+                if buffer is not None:
+                    yield (f"{module_prefix}.{name}" if module_prefix else name), buffer
+
+    def buffers(self):
+        for _, buffer in self.named_buffers():
+            yield buffer
+
+    def apply(self, function):
+        for module in self.children():
+            module.apply(function)
+        function(self)
+        return self
+
+    # --------------------------------------------------------------- modes
+    def train(self, mode: bool = True):
+        if not isinstance(mode, bool):
+            raise TypeError(f"train: mode must be a bool, got {mode!r}")
+        for module in self.modules():
+            object.__setattr__(module, "training", mode)
+        return self
+
+    def eval(self):
+        return self.train(False)
+
+    def requires_grad_(self, requires_grad: bool = True):
+        for param in self.parameters():
+            param.requires_grad_(requires_grad)
+        return self
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Reset the gradients of all parameters (to ``None`` by default, as PyTorch 2)."""
+        for param in self.parameters():
+            if set_to_none:
+                param.grad = None
+            elif param.grad is not None:
+                param.grad.array[...] = 0
+
+    def to(self, dtype=None, *args, **kwargs):
+        """Convert floating parameters and buffers to ``dtype`` (devices are ignored)."""
+        from ..dtypes import as_dtype
+
+        if isinstance(dtype, str) and dtype.split(":")[0] == "cpu":
+            dtype = kwargs.get("dtype")
+        if dtype is None:
+            return self
+        target = as_dtype(dtype).numpy
+        for module in self.modules():
+            for param in module._parameters.values():
+                if param is not None and param.array.dtype.kind == "f":
+                    param.array = param.array.astype(target)
+                    if param.grad is not None:
+                        param.grad.array = param.grad.array.astype(target)
+            for name, buffer in module._buffers.items():
+                if buffer is not None and buffer.array.dtype.kind == "f":
+                    buffer.array = buffer.array.astype(target)
+        return self
+
+    def float(self):
+        return self.to("float32")
+
+    def double(self):
+        return self.to("float64")
+
+    def half(self):
+        return self.to("float16")
+
+    def cpu(self):
+        return self
+
+    # ---------------------------------------------------------- state dict
+    def state_dict(self) -> "OrderedDict[str, Tensor]":
+        """Parameters and buffers by dotted name, as tensors sharing their storage."""
+        state = OrderedDict()
+        for module_prefix, module in self.named_modules():
+            for table in (module._parameters, module._buffers):
+                for name, value in table.items():
+                    if value is not None:
+                        key = f"{module_prefix}.{name}" if module_prefix else name
+                        state[key] = value.detach()
+        return state
+
+    def load_state_dict(self, state_dict, strict: bool = True):
+        """Copy values from ``state_dict`` into this module's parameters and buffers.
+
+        Raises
+        ------
+        KeyError
+            With ``strict``, when keys are missing or unexpected (all listed).
+        ValueError
+            When a value's shape differs from the parameter's.
+        """
+        own = self.state_dict()
+        missing = [key for key in own if key not in state_dict]
+        unexpected = [key for key in state_dict if key not in own]
+        if strict and (missing or unexpected):
+            raise KeyError(f"load_state_dict: missing keys {missing}, unexpected keys "
+                           f"{unexpected} for {type(self).__name__}")
+        for key, target in own.items():
+            if key not in state_dict:
+                continue
+            value = state_dict[key]
+            array = value.array if isinstance(value, Tensor) else np.asarray(value)
+            if array.shape != target.array.shape:
+                raise ValueError(f"load_state_dict: {key} has shape {tuple(array.shape)} in the "
+                                 f"state dict but {tuple(target.array.shape)} in the model")
+            if array.dtype.kind != target.array.dtype.kind:
+                raise TypeError(f"load_state_dict: {key} has dtype {array.dtype} in the state "
+                                f"dict but {target.array.dtype} in the model")
+            target.array[...] = array
+        return missing, unexpected
+
+    # ------------------------------------------------------------------ repr
+    def extra_repr(self) -> str:
+        return ""
+
+    def __repr__(self) -> str:
+        lines = []
+        extra = self.extra_repr()
+        if extra:
+            lines = extra.split("\n")
+        for name, module in self._modules.items():
+            text = repr(module).replace("\n", "\n  ")
+            lines.append(f"({name}): {text}")
+        head = type(self).__name__ + "("
+        if not lines:
+            return head + ")"
+        if len(lines) == 1 and not self._modules:
+            return head + lines[0] + ")"
+        return head + "\n  " + "\n  ".join(lines) + "\n)"
+
+    def __dir__(self):
+        return sorted(set(object.__dir__(self)) | set(self._parameters) | set(self._modules))
+
+
+class Sequential(Module):
+    """Modules applied one after another; index, iterate and ``len()`` like a list."""
+
+    def __init__(self, *modules):
+        super().__init__()
+        if len(modules) == 1 and isinstance(modules[0], OrderedDict):
+            for name, module in modules[0].items():
+                self.add_module(name, module)
+        else:
+            for index, module in enumerate(modules):
+                self.add_module(str(index), module)
+
+    def forward(self, input):
+        for module in self._modules.values():
+            input = module(input)
+        return input
+
+    def __getitem__(self, index):
+        modules = list(self._modules.values())
+        if isinstance(index, slice):
+            return Sequential(*modules[index])
+        return modules[index]
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules.values())
+
+    def append(self, module):
+        self.add_module(str(len(self._modules)), module)
+        return self
+
+
+class ModuleList(Module):
+    """A list of modules, registered so their parameters are found."""
+
+    def __init__(self, modules=()):
+        super().__init__()
+        for module in modules:
+            self.append(module)
+
+    def append(self, module):
+        self.add_module(str(len(self._modules)), module)
+        return self
+
+    def __getitem__(self, index):
+        return list(self._modules.values())[index]
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules.values())
+
+
+class Identity(Module):
+    def forward(self, input):
+        return input

@@ -1,0 +1,143 @@
+"""Pooling layers; each forward delegates to one function of :mod:`cnnlab.functional`."""
+
+from __future__ import annotations
+
+from .. import functional as F
+from .module import Module
+
+
+def _describe(pairs):
+    """``name=value`` for the given (name, value, default) triples whose value differs."""
+    return ", ".join(f"{name}={value!r}" for name, value, default in pairs if value != default)
+
+
+class MaxPool2d(Module):
+    """Max pooling, as ``torch.nn.MaxPool2d`` (stride defaults to kernel_size).
+
+    Beyond PyTorch: per-side and 'same' padding, padding larger than kernel_size // 2
+    (every window must still overlap the input). Ties: the first maximum of a window, in
+    row-major order, receives the gradient.
+    """
+
+    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False,
+                 ceil_mode=False):
+        super().__init__()
+        self.kernel_size = kernel_size
+        self.stride = kernel_size if stride is None else stride
+        self.padding = padding
+        self.dilation = dilation
+        self.return_indices = return_indices
+        self.ceil_mode = ceil_mode
+
+    def forward(self, input):
+        return F.max_pool2d(input, self.kernel_size, self.stride, self.padding, self.dilation,
+                            ceil_mode=self.ceil_mode, return_indices=self.return_indices)
+
+    def extra_repr(self):
+        return _describe([("kernel_size", self.kernel_size, None),
+                          ("stride", self.stride, self.kernel_size), ("padding", self.padding, 0),
+                          ("dilation", self.dilation, 1), ("ceil_mode", self.ceil_mode, False),
+                          ("return_indices", self.return_indices, False)])
+
+
+class AvgPool2d(Module):
+    """Average pooling, as ``torch.nn.AvgPool2d``; beyond PyTorch: ``dilation``."""
+
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False,
+                 count_include_pad=True, divisor_override=None, dilation=1):
+        super().__init__()
+        self.kernel_size = kernel_size
+        self.stride = kernel_size if stride is None else stride
+        self.padding = padding
+        self.ceil_mode = ceil_mode
+        self.count_include_pad = count_include_pad
+        self.divisor_override = divisor_override
+        self.dilation = dilation
+
+    def forward(self, input):
+        return F.avg_pool2d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
+                            self.count_include_pad, self.divisor_override, dilation=self.dilation)
+
+    def extra_repr(self):
+        return _describe([("kernel_size", self.kernel_size, None),
+                          ("stride", self.stride, self.kernel_size), ("padding", self.padding, 0),
+                          ("ceil_mode", self.ceil_mode, False),
+                          ("count_include_pad", self.count_include_pad, True),
+                          ("divisor_override", self.divisor_override, None),
+                          ("dilation", self.dilation, 1)])
+
+
+class LPPool2d(Module):
+    """Power-average pooling ``(sum |x|^p)^(1/p)``, as ``torch.nn.LPPool2d``.
+
+    Beyond PyTorch: the absolute value (PyTorch returns NaN for odd p and negative
+    inputs), and ``padding`` / ``dilation``.
+    """
+
+    def __init__(self, norm_type, kernel_size, stride=None, ceil_mode=False, padding=0,
+                 dilation=1):
+        super().__init__()
+        self.norm_type = norm_type
+        self.kernel_size = kernel_size
+        self.stride = stride
+        self.ceil_mode = ceil_mode
+        self.padding = padding
+        self.dilation = dilation
+
+    def forward(self, input):
+        return F.lp_pool2d(input, self.norm_type, self.kernel_size, self.stride, self.ceil_mode,
+                           padding=self.padding, dilation=self.dilation)
+
+    def extra_repr(self):
+        return _describe([("norm_type", self.norm_type, None),
+                          ("kernel_size", self.kernel_size, None), ("stride", self.stride, None),
+                          ("ceil_mode", self.ceil_mode, False), ("padding", self.padding, 0),
+                          ("dilation", self.dilation, 1)])
+
+
+class AdaptiveAvgPool2d(Module):
+    """Average pooling to a fixed output size, as ``torch.nn.AdaptiveAvgPool2d``."""
+
+    def __init__(self, output_size):
+        super().__init__()
+        self.output_size = output_size
+
+    def forward(self, input):
+        return F.adaptive_avg_pool2d(input, self.output_size)
+
+    def extra_repr(self):
+        return f"output_size={self.output_size!r}"
+
+
+class AdaptiveMaxPool2d(Module):
+    """Max pooling to a fixed output size, as ``torch.nn.AdaptiveMaxPool2d``."""
+
+    def __init__(self, output_size, return_indices=False):
+        super().__init__()
+        self.output_size = output_size
+        self.return_indices = return_indices
+
+    def forward(self, input):
+        return F.adaptive_max_pool2d(input, self.output_size, self.return_indices)
+
+    def extra_repr(self):
+        return _describe([("output_size", self.output_size, None),
+                          ("return_indices", self.return_indices, False)])
+
+
+class MaxUnpool2d(Module):
+    """Partial inverse of ``MaxPool2d``: values scattered back to their indices."""
+
+    def __init__(self, kernel_size, stride=None, padding=0):
+        super().__init__()
+        self.kernel_size = kernel_size
+        self.stride = kernel_size if stride is None else stride
+        self.padding = padding
+
+    def forward(self, input, indices, output_size=None):
+        return F.max_unpool2d(input, indices, self.kernel_size, self.stride, self.padding,
+                              output_size)
+
+    def extra_repr(self):
+        return _describe([("kernel_size", self.kernel_size, None),
+                          ("stride", self.stride, self.kernel_size), ("padding", self.padding, 0)])
