@@ -16,6 +16,10 @@ never over pixels.
 
 from __future__ import annotations
 
+#: Upper bound, in bytes, for one scratch buffer of a kernel (e.g. the im2col matrix).
+#: Kernels split the batch with :func:`batch_chunks` to stay under it.
+SCRATCH_BYTES = 256 * 2**20
+
 
 def tap_slices(kernel_size: int, stride: int, dilation: int, out_size: int) -> list:
     """For each tap ``t`` of a 1-D window, the slice of the padded axis it reads.
@@ -56,3 +60,21 @@ def windows(padded, kernel_size, stride, dilation, out_shape):
     for i, row in enumerate(rows):
         for j, col in enumerate(cols):
             yield i, j, padded[..., row, col]
+
+
+def batch_chunks(n: int, bytes_per_item: int):
+    """Yield slices over ``n`` batch items so that each chunk needs <= ``SCRATCH_BYTES``.
+
+    ``bytes_per_item`` is the scratch one batch item needs. A chunk always holds at
+    least one item, so a single huge item still runs (over the budget). All chunks
+    have the same size except the last, so one buffer sized for the first chunk
+    serves every chunk.
+
+    Examples
+    --------
+    >>> list(batch_chunks(5, SCRATCH_BYTES // 2))
+    [slice(0, 2, None), slice(2, 4, None), slice(4, 5, None)]
+    """
+    per_chunk = max(1, SCRATCH_BYTES // max(int(bytes_per_item), 1))
+    for start in range(0, n, per_chunk):
+        yield slice(start, min(start + per_chunk, n))

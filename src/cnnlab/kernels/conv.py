@@ -1,0 +1,558 @@
+"""Convolution, transposed convolution, unfold and fold in NumPy: forward and backward.
+
+Notation in this module: ``x`` is the input ``(N, C, H, W)``, ``w`` the weight
+``(O, C/G, kh, kw)`` (PyTorch's OIHW) for ``G`` groups, ``y`` the output
+``(N, O, OH, OW)`` and ``dy`` its gradient. ``K = C * kh * kw`` and ``L = OH * OW``.
+``xp`` is ``x`` padded to ``(N, C, Hp, Wp)``.
+
+Like PyTorch, "convolution" is cross-correlation::
+
+    y[n, o, p, q] = b[o] + sum_{c in group(o), i, j}
+                               w[o, c, i, j] * xp[n, c, p*sh + i*dh, q*sw + j*dw]
+
+How it is computed (im2col, fastest of the designs measured on this machine):
+
+1. Every kernel tap ``(i, j)`` reads one strided grid of ``xp``
+   (:func:`cnnlab.kernels.window.windows`). The grids are copied into one reused
+   buffer laid out ``(C, kh, kw, N, OH, OW)``, which reshapes for free to the
+   im2col matrix ``cols`` of shape ``(K, N * L)``.
+2. One BLAS matrix product per group (a single batched ``np.matmul`` call):
+   ``w (O, K) @ cols (K, N*L) -> (O, N*L)``, transposed to ``(N, O, OH, OW)``.
+3. A 1x1 kernel with stride 1 and no padding skips im2col: it is a plain matrix
+   product of ``w (O, C)`` with each image seen as ``(C, H*W)``.
+4. The batch is split into chunks (:func:`cnnlab.kernels.window.batch_chunks`) so
+   each scratch buffer stays under ``SCRATCH_BYTES``.
+
+Integer ``x`` and ``w`` accumulate exactly in int64 (beyond PyTorch, which has no
+integer convolution on CPU).
+
+The same im2col/col2im pair serves :func:`unfold_forward` and :func:`fold_forward`
+(only the layout of the column array differs: PyTorch's ``(N, K, L)``), and the
+transposed convolution is the input gradient of a convolution.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from . import pad as padding_kernels
+from . import window
+from .window import windows
+from ..shapes import output_size, transposed_output_size
+
+#: cnnlab/PyTorch ``padding_mode`` -> mode of :func:`cnnlab.kernels.pad.pad`.
+PADDING_MODES = {"zeros": "constant", "reflect": "reflect", "replicate": "replicate",
+                 "circular": "circular"}
+
+
+class ConvGeometry(NamedTuple):
+    """Everything about a convolution except the arrays, normalised."""
+
+    input_shape: tuple    # (N, C, H, W)
+    kernel_size: tuple    # (kh, kw)
+    stride: tuple
+    padding: tuple        # ((top, bottom), (left, right))
+    dilation: tuple
+    out_shape: tuple      # (OH, OW): number of windows along each axis
+    groups: int
+    padding_mode: str     # 'zeros', 'reflect', 'replicate' or 'circular'
+
+    @property
+    def padded_shape(self) -> tuple:
+        _, _, height, width = self.input_shape
+        (top, bottom), (left, right) = self.padding
+        return height + top + bottom, width + left + right
+
+    @property
+    def is_padded(self) -> bool:
+        return any(any(side) for side in self.padding)
+
+    @property
+    def pointwise(self) -> bool:
+        """1x1 kernel, stride 1, no padding: a plain matrix product, no im2col."""
+        return (self.kernel_size == (1, 1) and self.stride == (1, 1) and not self.is_padded
+                and self.out_shape == tuple(self.input_shape[2:]))
+
+    def chunks(self, out_channels: int, itemsize: int) -> list:
+        """Batch slices such that one chunk's scratch stays under ``SCRATCH_BYTES``.
+
+        Scratch per image: its im2col columns (K * L), its GEMM result (O * L) and
+        its padded copy (C * Hp * Wp). The backward pass uses the same chunks.
+        """
+        n, channels = self.input_shape[:2]
+        kernel_area = self.kernel_size[0] * self.kernel_size[1]
+        locations = self.out_shape[0] * self.out_shape[1]
+        padded_area = self.padded_shape[0] * self.padded_shape[1]
+        per_item = (channels * kernel_area * locations + out_channels * locations
+                    + channels * padded_area) * itemsize
+        return list(window.batch_chunks(n, per_item))
+
+
+class ConvCache(NamedTuple):
+    """What :func:`conv2d_backward` needs from :func:`conv2d_forward`."""
+
+    geometry: ConvGeometry
+    x: np.ndarray             # (N, C, H, W), in the compute dtype
+    weight: np.ndarray        # (O, C/G, kh, kw), in the compute dtype
+    cols: np.ndarray | None   # (K, N*L) when the forward ran in one chunk, else None
+
+
+def compute_dtype(x: np.ndarray, weight: np.ndarray) -> np.dtype:
+    """int64 when both operands are integers (exact accumulation), else their float type."""
+    if x.dtype.kind in "biu" and weight.dtype.kind in "biu":
+        return np.dtype(np.int64)
+    return np.result_type(x.dtype, weight.dtype)
+
+
+def conv_geometry(x_shape, weight_shape, stride, padding, dilation, groups, padding_mode,
+                  out_shape=None) -> ConvGeometry:
+    """The :class:`ConvGeometry`; ``out_shape`` defaults to :func:`~cnnlab.shapes.output_size`."""
+    kernel_size = tuple(weight_shape[2:])
+    if out_shape is None:
+        out_shape = tuple(output_size(n, k, s, p, d) for n, k, s, p, d
+                          in zip(x_shape[2:], kernel_size, stride, padding, dilation))
+    return ConvGeometry(tuple(x_shape), kernel_size, tuple(stride), tuple(map(tuple, padding)),
+                        tuple(dilation), tuple(out_shape), int(groups), padding_mode)
+
+
+# ------------------------------------------------------------ im2col / col2im
+
+
+def im2col(xp: np.ndarray, geometry: ConvGeometry, cols: np.ndarray) -> np.ndarray:
+    """Copy every window tap of ``xp`` into ``cols`` and return ``cols``.
+
+    Parameters
+    ----------
+    xp : np.ndarray, shape (N, C, Hp, Wp)
+        The padded input.
+    cols : np.ndarray, shape (C, kh, kw, N, OH, OW), written
+        ``cols[c, i, j, n, p, q] = xp[n, c, p*sh + i*dh, q*sw + j*dw]``. Any strided
+        view works: conv passes a contiguous buffer (reshaped to ``(K, N*L)``
+        afterwards), unfold a transposed view of its ``(N, C, kh, kw, OH, OW)`` result.
+    """
+    for i, j, grid in windows(xp, geometry.kernel_size, geometry.stride, geometry.dilation,
+                              geometry.out_shape):
+        cols[:, i, j] = grid.transpose(1, 0, 2, 3)
+    return cols
+
+
+def col2im(cols: np.ndarray, geometry: ConvGeometry, padded: np.ndarray) -> np.ndarray:
+    """The adjoint of :func:`im2col`: add each column entry back where it was read from.
+
+    Parameters
+    ----------
+    cols : np.ndarray, shape (C, kh, kw, N, OH, OW)
+    padded : np.ndarray, shape (N, C, Hp, Wp), accumulated into (pass zeros)
+
+    Returns
+    -------
+    ``padded``, after ``padded[n, c, p*sh + i*dh, q*sw + j*dw] += cols[c, i, j, n, p, q]``.
+    Overlapping windows add up: one strided ``+=`` per tap, kh * kw in all.
+    """
+    for i, j, grid in windows(padded, geometry.kernel_size, geometry.stride, geometry.dilation,
+                              geometry.out_shape):
+        grid += cols[:, i, j].transpose(1, 0, 2, 3)
+    return padded
+
+
+def _pad_chunk(x_chunk: np.ndarray, geometry: ConvGeometry, scratch) -> np.ndarray:
+    """``x_chunk`` padded as ``geometry`` says.
+
+    Zero padding writes the interior of one zero buffer from ``scratch`` (borders stay
+    zero, so the buffer serves every chunk); other modes go through
+    :func:`cnnlab.kernels.pad.pad`.
+    """
+    if not geometry.is_padded:
+        return x_chunk
+    mode = PADDING_MODES.get(geometry.padding_mode)
+    if mode == "constant":
+        (top, _), (left, _) = geometry.padding
+        n, channels, height, width = x_chunk.shape
+        padded = scratch.zeros("padded", (n, channels) + geometry.padded_shape)
+        padded[:, :, top:top + height, left:left + width] = x_chunk
+        return padded
+    if mode is None:
+        raise ValueError(f"conv2d: padding_mode must be one of {tuple(PADDING_MODES)}, "
+                         f"got {geometry.padding_mode!r}")
+    return padding_kernels.pad(x_chunk, ((0, 0), (0, 0)) + geometry.padding, mode)
+
+
+def _unpad_chunk(grad_padded: np.ndarray, geometry: ConvGeometry, chunk_shape) -> np.ndarray:
+    """Gradient w.r.t. the unpadded chunk: the inverse bookkeeping of :func:`_pad_chunk`."""
+    if not geometry.is_padded:
+        return grad_padded
+    (top, _), (left, _) = geometry.padding
+    mode = PADDING_MODES[geometry.padding_mode]
+    if mode == "constant":
+        height, width = chunk_shape[2:]
+        return grad_padded[:, :, top:top + height, left:left + width]
+    return padding_kernels.pad_backward(grad_padded, ((0, 0), (0, 0)) + geometry.padding,
+                                        mode, chunk_shape)
+
+
+class _Scratch:
+    """Flat buffers by name, sized for the first (largest) chunk and reused by the rest.
+
+    A smaller chunk takes a prefix of the buffer, so a zero-padded buffer keeps its
+    zero borders: the prefix of ``n`` images is exactly ``n`` whole images.
+    """
+
+    def __init__(self, dtype):
+        self.dtype = dtype
+        self.buffers = {}
+
+    def _view(self, name, shape, allocate):
+        size = int(np.prod(shape))
+        buffer = self.buffers.get(name)
+        if buffer is None or buffer.size < size:
+            buffer = self.buffers[name] = allocate(size, self.dtype)
+        return buffer[:size].reshape(shape)
+
+    def get(self, name: str, shape) -> np.ndarray:
+        """An uninitialised buffer."""
+        return self._view(name, shape, np.empty)
+
+    def zeros(self, name: str, shape) -> np.ndarray:
+        """A buffer whose entries are zero where nobody wrote since it was made."""
+        return self._view(name, shape, np.zeros)
+
+
+def _cols_for_chunk(x_chunk, geometry, scratch) -> np.ndarray:
+    """The im2col matrix ``(K, n*L)`` of one batch chunk, in the reused buffer."""
+    n, channels = x_chunk.shape[:2]
+    kernel_h, kernel_w = geometry.kernel_size
+    out_h, out_w = geometry.out_shape
+    xp = _pad_chunk(x_chunk, geometry, scratch)
+    cols = scratch.get("cols", (channels, kernel_h, kernel_w, n, out_h, out_w))
+    im2col(xp, geometry, cols)
+    return cols.reshape(channels * kernel_h * kernel_w, n * out_h * out_w)
+
+
+def _rows(dy_chunk: np.ndarray) -> np.ndarray:
+    """``dy`` chunk ``(n, O, OH, OW)`` as the GEMM layout ``(O, n*L)`` (a copy)."""
+    return dy_chunk.transpose(1, 0, 2, 3).reshape(dy_chunk.shape[1], -1)
+
+
+def _input_grad_chunk(dy_rows, weight, geometry, chunk_shape) -> np.ndarray:
+    """``dx`` of one batch chunk from its ``dy`` rows ``(O, n*L)``: W.T @ dY, then col2im."""
+    groups = geometry.groups
+    out_channels, _, kernel_h, kernel_w = weight.shape
+    n, channels = chunk_shape[:2]
+    w_t = weight.reshape(groups, out_channels // groups, -1).transpose(0, 2, 1)
+    dy_groups = dy_rows.reshape(groups, out_channels // groups, -1)
+    if out_channels == groups:
+        # One output channel per group (depthwise): the contraction has length 1, an
+        # outer product, which broadcasting does several times faster than matmul.
+        dcols = w_t * dy_groups
+    else:
+        dcols = np.matmul(w_t, dy_groups)
+    dcols = dcols.reshape((channels, kernel_h, kernel_w, n) + geometry.out_shape)
+    grad_padded = np.zeros((n, channels) + geometry.padded_shape, dcols.dtype)
+    col2im(dcols, geometry, grad_padded)
+    return _unpad_chunk(grad_padded, geometry, chunk_shape)
+
+
+# -------------------------------------------------------------------- conv2d
+
+
+def conv2d_forward(x, weight, bias, stride, padding, dilation, groups, padding_mode="zeros",
+                   out_shape=None, keep_cols=True):
+    """2-D convolution (cross-correlation, as in PyTorch).
+
+    Parameters
+    ----------
+    x : np.ndarray, shape (N, C, H, W)
+    weight : np.ndarray, shape (O, C / groups, kh, kw)
+    bias : np.ndarray of shape (O,), or None
+    stride, dilation : (int, int)
+    padding : ((top, bottom), (left, right))
+    groups : int
+        ``C`` and ``O`` are both divisible by it (checked by the caller).
+    padding_mode : {'zeros', 'reflect', 'replicate', 'circular'}
+    out_shape : (int, int), optional
+        Number of windows ``(OH, OW)``; default from :func:`cnnlab.shapes.output_size`.
+        The transposed convolution passes a smaller one to drop trailing windows.
+    keep_cols : bool
+        Keep the im2col matrix for :func:`conv2d_backward` (only if the forward ran
+        in one chunk; otherwise the backward recomputes it chunk by chunk). Pass
+        False when no weight gradient will be asked for.
+
+    Returns
+    -------
+    out : np.ndarray, shape (N, O, OH, OW)
+        Same dtype as ``x``/``weight``; int64 when both are integers.
+    cache : ConvCache
+    """
+    dtype = compute_dtype(x, weight)
+    x = x.astype(dtype, copy=False)
+    weight = weight.astype(dtype, copy=False)
+    geometry = conv_geometry(x.shape, weight.shape, stride, padding, dilation, groups,
+                             padding_mode, out_shape)
+    out_channels = weight.shape[0]
+    w_groups = weight.reshape(groups, out_channels // groups, -1)
+    n = x.shape[0]
+    out_h, out_w = geometry.out_shape
+    cols_kept = None
+    if geometry.pointwise:
+        # Each image is a (C, H*W) matrix: y_n = W (O, C) @ x_n, per group.
+        out = np.matmul(w_groups, x.reshape(n, groups, -1, out_h * out_w))
+        out = out.reshape(n, out_channels, out_h, out_w)
+    else:
+        out = np.empty((n, out_channels, out_h, out_w), dtype)
+        scratch = _Scratch(dtype)
+        chunks = geometry.chunks(out_channels, dtype.itemsize)
+        for chunk in chunks:
+            cols = _cols_for_chunk(x[chunk], geometry, scratch)
+            locations = cols.shape[1]
+            result = scratch.get("result", (groups, out_channels // groups, locations))
+            np.matmul(w_groups, cols.reshape(groups, -1, locations), out=result)
+            out[chunk] = result.reshape(out_channels, -1, out_h, out_w).transpose(1, 0, 2, 3)
+        if keep_cols and len(chunks) == 1:
+            cols_kept = cols
+    if bias is not None:
+        out += bias.astype(dtype, copy=False).reshape(1, -1, 1, 1)
+    return out, ConvCache(geometry, x, weight, cols_kept)
+
+
+# Backward, derived as convolutions (JAX's convolution VJPs), then as im2col.
+#
+#   y[n,o,p,q] = sum_{c,i,j} w[o,c,i,j] * xp[n, c, p*s + i*d, q*s + j*d]
+#
+# dW[o,c,i,j] = sum_{n,p,q} dy[n,o,p,q] * xp[n, c, p*s + i*d, q*s + j*d]
+#   : the correlation of xp with dy, dy acting as a kernel dilated by s and moved by d.
+#   With cols[(c,i,j), (n,p,q)] = xp[n, c, p*s + i*d, q*s + j*d] this is exactly
+#   dW (O, K) = dY (O, N*L) @ cols.T, one GEMM per group.
+#
+# dxp[n,c,u,v] = sum_{o,i,j,p,q : p*s + i*d = u, q*s + j*d = v} dy[n,o,p,q] * w[o,c,i,j]
+#   : the full correlation of dy, stride-dilated (s-1 zeros between entries), with the
+#   kernel flipped and dilated by d. im2col splits it in two: dcols = W.T @ dY gives,
+#   for each (c,i,j) and (n,p,q), the term sum_o w[o,c,i,j] dy[n,o,p,q]; col2im adds
+#   it at (p*s + i*d, q*s + j*d), which is exactly the constraint of the sum (tap
+#   (i,j)'s strided grid is where the stride-dilated dy meets the flipped kernel).
+#   Finally dx = pad_backward(dxp): crop for zeros, fold borders back onto their
+#   sources for reflect/replicate/circular.
+#
+# db[o] = sum_{n,p,q} dy[n,o,p,q].
+
+
+def conv2d_backward(grad_out, cache: ConvCache, need_input=True, need_weight=True,
+                    need_bias=True):
+    """Gradients of :func:`conv2d_forward`.
+
+    Parameters
+    ----------
+    grad_out : np.ndarray, shape (N, O, OH, OW)
+    cache : ConvCache
+        From :func:`conv2d_forward`.
+    need_input, need_weight, need_bias : bool
+        Skip the work for gradients nobody asked for (returned as None).
+
+    Returns
+    -------
+    grad_x : np.ndarray (N, C, H, W) or None
+    grad_w : np.ndarray (O, C / groups, kh, kw) or None
+    grad_b : np.ndarray (O,) or None
+
+    Notes
+    -----
+    Scratch: the chunks of the forward pass; per chunk the columns (recomputed
+    unless the forward kept them) and their gradient, so at most about twice the
+    forward's scratch.
+    """
+    geometry, x, weight, cached_cols = cache
+    dtype = x.dtype
+    dy = np.asarray(grad_out).astype(dtype, copy=False)
+    groups = geometry.groups
+    out_channels = weight.shape[0]
+    n = x.shape[0]
+    grad_b = dy.sum(axis=(0, 2, 3)) if need_bias else None
+    grad_x = grad_w = None
+    w_groups = weight.reshape(groups, out_channels // groups, -1)
+
+    if geometry.pointwise:
+        dy_groups = dy.reshape(n, groups, out_channels // groups, -1)
+        x_groups = x.reshape(n, groups, -1, dy_groups.shape[-1])
+        if need_input:
+            grad_x = np.matmul(w_groups.transpose(0, 2, 1), dy_groups).reshape(x.shape)
+        if need_weight:
+            grad_w = np.matmul(dy_groups, x_groups.transpose(0, 1, 3, 2)).sum(axis=0)
+            grad_w = grad_w.reshape(weight.shape)
+        return grad_x, grad_w, grad_b
+
+    if need_input:
+        grad_x = np.empty(x.shape, dtype)
+    if need_weight:
+        grad_w = np.zeros(w_groups.shape, dtype)
+    if not (need_input or need_weight):
+        return grad_x, grad_w, grad_b
+    scratch = _Scratch(dtype)
+    for chunk in geometry.chunks(out_channels, dtype.itemsize):
+        dy_rows = _rows(dy[chunk])
+        if need_weight:
+            cols = cached_cols
+            if cols is None:
+                cols = _cols_for_chunk(x[chunk], geometry, scratch)
+            cols = cols.reshape(groups, -1, cols.shape[1])
+            grad_w += np.matmul(dy_rows.reshape(groups, out_channels // groups, -1),
+                                cols.transpose(0, 2, 1))
+        if need_input:
+            grad_x[chunk] = _input_grad_chunk(dy_rows, weight, geometry, x[chunk].shape)
+    if need_weight:
+        grad_w = grad_w.reshape(weight.shape)
+    return grad_x, grad_w, grad_b
+
+
+# ---------------------------------------------------------- transposed conv2d
+
+
+class ConvTransposeCache(NamedTuple):
+    """What :func:`conv_transpose2d_backward` needs."""
+
+    geometry: ConvGeometry   # of the convolution whose input gradient this is
+    x: np.ndarray            # (N, Cin, H, W)
+    weight: np.ndarray       # (Cin, Cout / G, kh, kw)
+
+
+def conv_transpose2d_forward(x, weight, bias, stride, padding, output_padding, groups, dilation):
+    """2-D transposed convolution: the input gradient of :func:`conv2d_forward`.
+
+    Parameters
+    ----------
+    x : np.ndarray, shape (N, Cin, H, W)
+    weight : np.ndarray, shape (Cin, Cout / groups, kh, kw)
+        PyTorch's layout, which is also the OIHW weight of the adjoint convolution
+        (from ``Cout`` channels to ``Cin``).
+    bias : np.ndarray of shape (Cout,), or None
+    stride, dilation, output_padding : (int, int)
+    padding : ((top, bottom), (left, right))
+        Rows/columns cropped from the full output.
+
+    Returns
+    -------
+    out : np.ndarray, shape (N, Cout, OH, OW)
+        ``OH = (H - 1) * sh - top - bottom + dh * (kh - 1) + output_padding_h + 1``.
+    cache : ConvTransposeCache
+
+    Notes
+    -----
+    The adjoint convolution maps ``(N, Cout, OH, OW)`` to ``(N, Cin, H, W)`` with the
+    same stride, padding and dilation, and exactly ``H x W`` windows (``output_padding``
+    adds rows that no window reaches, so their entries stay 0 before the bias).
+    """
+    dtype = compute_dtype(x, weight)
+    x = x.astype(dtype, copy=False)
+    weight = weight.astype(dtype, copy=False)
+    n, in_channels, height, width = x.shape
+    out_channels = weight.shape[1] * groups
+    out_size = tuple(transposed_output_size(size, k, s, p, d, e) for size, k, s, p, d, e
+                     in zip((height, width), weight.shape[2:], stride, padding, dilation,
+                            output_padding))
+    geometry = conv_geometry((n, out_channels) + out_size, weight.shape, stride, padding,
+                             dilation, groups, "zeros", out_shape=(height, width))
+    out = np.empty(geometry.input_shape, dtype)
+    if geometry.pointwise:
+        w_groups = weight.reshape(groups, in_channels // groups, -1)
+        x_groups = x.reshape(n, groups, in_channels // groups, -1)
+        out[...] = np.matmul(w_groups.transpose(0, 2, 1), x_groups).reshape(out.shape)
+    else:
+        for chunk in geometry.chunks(in_channels, dtype.itemsize):
+            chunk_shape = (x[chunk].shape[0], out_channels) + out_size
+            out[chunk] = _input_grad_chunk(_rows(x[chunk]), weight, geometry, chunk_shape)
+    if bias is not None:
+        out += bias.astype(dtype, copy=False).reshape(1, -1, 1, 1)
+    return out, ConvTransposeCache(geometry, x, weight)
+
+
+def conv_transpose2d_backward(grad_out, cache: ConvTransposeCache, need_input=True,
+                              need_weight=True, need_bias=True):
+    """Gradients of :func:`conv_transpose2d_forward`.
+
+    The forward is ``x -> A^T x`` for the convolution ``A``, so ``dx = A dy``: a
+    convolution forward of ``grad_out``; and ``dW`` is the weight gradient of that
+    same convolution with ``x`` in the role of its output gradient (the correlation
+    of ``grad_out`` with ``x``). One call of each conv2d kernel, sharing the columns.
+
+    Returns
+    -------
+    grad_x (N, Cin, H, W), grad_w (Cin, Cout / groups, kh, kw), grad_b (Cout,); None
+    where not needed.
+    """
+    geometry, x, weight = cache
+    dy = np.asarray(grad_out).astype(x.dtype, copy=False)
+    grad_b = dy.sum(axis=(0, 2, 3)) if need_bias else None
+    grad_x = grad_w = None
+    if need_input or need_weight:
+        grad_x, conv_cache = conv2d_forward(dy, weight, None, geometry.stride, geometry.padding,
+                                            geometry.dilation, geometry.groups, "zeros",
+                                            out_shape=geometry.out_shape, keep_cols=need_weight)
+        if need_weight:
+            _, grad_w, _ = conv2d_backward(x, conv_cache, need_input=False, need_weight=True,
+                                           need_bias=False)
+        if not need_input:
+            grad_x = None
+    return grad_x, grad_w, grad_b
+
+
+# -------------------------------------------------------------- unfold / fold
+
+
+def _unfold_geometry(input_shape, kernel_size, dilation, padding, stride) -> ConvGeometry:
+    return conv_geometry(input_shape, (1, 1) + tuple(kernel_size), stride, padding, dilation,
+                         1, "zeros")
+
+
+def unfold_forward(x, kernel_size, dilation, padding, stride) -> np.ndarray:
+    """Sliding local blocks (im2col), PyTorch's layout.
+
+    Parameters
+    ----------
+    x : np.ndarray, shape (N, C, H, W)
+    kernel_size, dilation, stride : (int, int)
+    padding : ((top, bottom), (left, right)), zeros
+
+    Returns
+    -------
+    np.ndarray, shape (N, C * kh * kw, OH * OW)
+        Row ``c * kh * kw + i * kw + j`` holds tap ``(i, j)`` of channel ``c``.
+    """
+    geometry = _unfold_geometry(x.shape, kernel_size, dilation, padding, stride)
+    n, channels = x.shape[:2]
+    out = np.empty((n, channels) + tuple(kernel_size) + geometry.out_shape, x.dtype)
+    xp = _pad_chunk(x, geometry, _Scratch(x.dtype))
+    im2col(xp, geometry, out.transpose(1, 2, 3, 0, 4, 5))
+    return out.reshape(n, -1, geometry.out_shape[0] * geometry.out_shape[1])
+
+
+def fold_forward(cols, output_size, kernel_size, dilation, padding, stride) -> np.ndarray:
+    """Sum sliding local blocks back into an image (col2im), PyTorch's layout.
+
+    Parameters
+    ----------
+    cols : np.ndarray, shape (N, C * kh * kw, L)
+        ``L`` equals the number of windows over the padded ``output_size``.
+    output_size : (int, int)
+
+    Returns
+    -------
+    np.ndarray, shape (N, C, output_size[0], output_size[1])
+    """
+    n = cols.shape[0]
+    channels = cols.shape[1] // (kernel_size[0] * kernel_size[1])
+    geometry = _unfold_geometry((n, channels) + tuple(output_size), kernel_size, dilation,
+                                padding, stride)
+    blocks = cols.reshape((n, channels) + tuple(kernel_size) + geometry.out_shape)
+    padded = np.zeros((n, channels) + geometry.padded_shape, cols.dtype)
+    col2im(blocks.transpose(1, 2, 3, 0, 4, 5), geometry, padded)
+    return np.ascontiguousarray(_unpad_chunk(padded, geometry, geometry.input_shape))
+
+
+def unfold_backward(grad_out, input_shape, kernel_size, dilation, padding, stride) -> np.ndarray:
+    """Gradient of :func:`unfold_forward`: fold the gradient back, ``(N, C, H, W)``."""
+    return fold_forward(grad_out, tuple(input_shape[2:]), kernel_size, dilation, padding, stride)
+
+
+def fold_backward(grad_out, kernel_size, dilation, padding, stride) -> np.ndarray:
+    """Gradient of :func:`fold_forward`: unfold the gradient, ``(N, C * kh * kw, L)``."""
+    return unfold_forward(grad_out, kernel_size, dilation, padding, stride)
