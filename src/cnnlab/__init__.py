@@ -36,3 +36,9 @@ int64 = long = _dtypes.int64
 bool = _dtypes.bool_
 
 __version__ = "0.1.0"
+
+from . import functional, nn, optim, shapes  # noqa: E402
+from .chapter import (corr2d, corr2d_multi_in, corr2d_multi_in_out,  # noqa: E402
+                      corr2d_multi_in_out_1x1, pool2d)
+from .shapes import (conv2d_output_shape, conv_transpose2d_output_shape,  # noqa: E402
+                     pool2d_output_shape)
