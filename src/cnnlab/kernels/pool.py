@@ -1,0 +1,808 @@
+"""Pooling kernels: max, average, Lp, adaptive average and max, max-unpooling.
+
+Pure NumPy, arrays in and out, each forward next to its backward. Inputs are
+``(N, C, H, W)``; sizes arrive as ``(height, width)`` pairs and padding as
+``((top, bottom), (left, right))`` (normalised by :mod:`cnnlab.functional.pool`).
+
+Windowed pools are *separable*: a 2-D window reduction is a reduction along the
+width over the ``k_w`` taps of each row (:func:`cnnlab.kernels.window.tap_slices`),
+followed by a reduction of those row results along the height over the ``k_h`` taps.
+That costs ``k_h + k_w`` strided passes instead of ``k_h * k_w``. Backward passes run
+the same two phases in reverse (height first, then width).
+
+Max pooling follows PyTorch's scan exactly. PyTorch visits the input positions of a
+window in row-major order, starting from the first one inside the input with
+``max = -inf``, and takes ``val`` when ``val > max or isnan(val)``, so:
+
+- ties: the *first* maximum in row-major window order wins (its index is returned and
+  it alone receives the gradient);
+- NaN: the result is NaN and the *last* NaN of the window wins;
+- padding never wins: a window whose real elements are all ``-inf`` reports its first
+  real position.
+
+Row-major order is lexicographic in (row, column), so the same scan done separably
+(each window row over its column taps, then the row results over the row taps) picks
+the same winner. The backward pass reruns that scan on the saved input rather than
+storing index arrays in the forward pass.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..shapes import output_size, taps_inside, transposed_output_size
+from .pad import pad as pad_array
+from .pad import pad_backward
+from .window import tap_slices
+
+
+# ----------------------------------------------------------------- helpers
+
+
+def _along(axis: int, index) -> tuple:
+    """An index expression applying ``index`` to ``axis`` (-1: width, -2: height)."""
+    if axis == -1:
+        return (Ellipsis, index)
+    if axis == -2:
+        return (Ellipsis, index, slice(None))
+    raise ValueError(f"pool kernels reduce along axis -1 or -2, got {axis}")
+
+
+def _broadcast_along(values: np.ndarray, axis: int) -> np.ndarray:
+    """A 1-D array per output position along ``axis``, shaped to broadcast there."""
+    return values if axis == -1 else values[:, None]
+
+
+def _fold(ufunc, taps) -> np.ndarray:
+    """Combine a sequence of equally shaped arrays with ``ufunc`` into a new array."""
+    taps = iter(taps)
+    out = np.array(next(taps), copy=True)
+    for tap in taps:
+        ufunc(out, tap, out=out)
+    return out
+
+
+def accumulate_dtype(dtype) -> np.dtype:
+    """The dtype sums are computed in: float64 for integers, float32 for float16."""
+    dtype = np.dtype(dtype)
+    if dtype.kind in "biu":
+        return np.dtype(np.float64)
+    if dtype == np.float16:
+        return np.dtype(np.float32)
+    return dtype
+
+
+def result_dtype(dtype) -> np.dtype:
+    """Average and Lp pooling return floats: the input's, or float32 for integers."""
+    dtype = np.dtype(dtype)
+    return dtype if dtype.kind == "f" else np.dtype(np.float32)
+
+
+def max_fill(dtype):
+    """The padding value that never wins a maximum: -inf, or the smallest integer."""
+    dtype = np.dtype(dtype)
+    return -np.inf if dtype.kind == "f" else np.iinfo(dtype).min
+
+
+class _Grid:
+    """Where every tap of every window reads, along each axis, for one pooling call.
+
+    Attributes
+    ----------
+    out_shape : (int, int)
+    widths : ((int, int), (int, int))
+        Padding actually applied: the user's low padding, and on the high side
+        whatever the last window reads (more than the user's padding in ceil mode,
+        less when the trailing input is never read; negative widths crop).
+    slices : ([slice], [slice])
+        Per axis, :func:`tap_slices`: the padded positions tap ``t`` reads for all
+        output positions.
+    first_inside : (np.ndarray, np.ndarray)
+        Per axis and output position, the first tap that reads the input rather than
+        the padding (where PyTorch's scan starts).
+    overlapping : (bool, bool)
+        Per axis, whether two (window, tap) pairs read the same position.
+    """
+
+    def __init__(self, input_size, kernel_size, stride, padding, dilation, ceil_mode):
+        self.out_shape = tuple(output_size(n, k, s, p, d, ceil_mode) for n, k, s, p, d
+                               in zip(input_size, kernel_size, stride, padding, dilation))
+        widths, slices, first_inside, overlapping = [], [], [], []
+        for n, k, s, (lo, _), d, o in zip(input_size, kernel_size, stride, padding,
+                                          dilation, self.out_shape):
+            reach = (o - 1) * s + d * (k - 1) + 1  # padded extent the last window reads
+            widths.append((lo, reach - n - lo))
+            slices.append(tap_slices(k, s, d, o))
+            # positions[o, t]: padded position read by tap t of window o
+            positions = (np.arange(o, dtype=np.int64)[:, None] * s
+                         + np.arange(k, dtype=np.int64)[None, :] * d)
+            inside = (positions >= lo) & (positions < lo + n)
+            first_inside.append(np.argmax(inside, axis=1))
+            overlapping.append(np.unique(positions).size < positions.size)
+        self.widths = tuple(widths)
+        self.slices = tuple(slices)
+        self.first_inside = tuple(first_inside)
+        self.overlapping = tuple(overlapping)
+
+    def pad(self, x: np.ndarray, value) -> np.ndarray:
+        """``x`` padded with ``value`` to exactly the extent the windows read."""
+        widths = ((0, 0),) * (x.ndim - 2) + self.widths
+        if all(lo == 0 and hi <= 0 for lo, hi in self.widths):
+            (_, bottom), (_, right) = self.widths
+            return x[..., :x.shape[-2] + bottom, :x.shape[-1] + right]
+        return pad_array(x, widths, "constant", value)
+
+    def unpad(self, grad_padded: np.ndarray, input_shape) -> np.ndarray:
+        """Gradient of :meth:`pad`: the part of ``grad_padded`` over the input."""
+        if all(lo == 0 and hi == 0 for lo, hi in self.widths):
+            return grad_padded
+        widths = ((0, 0),) * (grad_padded.ndim - 2) + self.widths
+        return pad_backward(grad_padded, widths, "constant", input_shape)
+
+
+def _tap_dtype(taps: int) -> np.dtype:
+    return np.dtype(np.int8 if taps <= 127 else np.int32)
+
+
+def _max_with_winner(taps, first_inside, axis: int, nan_aware: bool):
+    """The maximum over ``taps`` and, per element, the tap PyTorch's scan picks.
+
+    PyTorch starts at the first tap inside the input with ``max = -inf`` and takes
+    tap ``t`` when ``tap > max or isnan(tap)``: the first maximum wins, and for
+    windows holding NaN the last NaN. Padding (``-inf`` or the smallest integer) is
+    never strictly greater than the running maximum, so it cannot win.
+
+    Parameters
+    ----------
+    taps : list of np.ndarray, equally shaped
+        The values tap ``t`` reads for every output, in tap order.
+    first_inside : np.ndarray of int, one per output position along ``axis``
+        The tap each scan starts from.
+    nan_aware : bool
+        Apply the NaN rule (needed only when the result holds NaN).
+
+    Returns
+    -------
+    maximum : np.ndarray, shaped like a tap
+    winner : np.ndarray of int8 (int32 for > 127 taps), same shape
+    """
+    maximum = np.array(taps[0], copy=True)
+    winner = np.empty(maximum.shape, dtype=_tap_dtype(len(taps)))
+    winner[...] = _broadcast_along(first_inside, axis)
+    for t in range(1, len(taps)):
+        better = np.greater(taps[t], maximum)
+        if nan_aware:
+            better |= np.isnan(taps[t])
+        # winner = t where better, else unchanged: t exceeds every earlier winner, so
+        # a maximum with better * t does it (cheaper than a masked copy).
+        candidate = better.view(np.int8).astype(winner.dtype, copy=False)
+        candidate *= t
+        np.maximum(winner, candidate, out=winner)
+        np.maximum(maximum, taps[t], out=maximum)
+    return maximum, winner
+
+
+def _max_and_winners(column_taps, row_taps_of, first_inside):
+    """Separable max with winners: over the width taps, then over the height taps.
+
+    Parameters
+    ----------
+    column_taps : list of np.ndarray, shape (N, C, H_padded, W_out)
+    row_taps_of : callable
+        ``row_taps_of(row_max)``: the height taps of the width-reduced grid, each
+        shaped (N, C, H_out, W_out).
+    first_inside : (np.ndarray, np.ndarray)
+        Per axis, the tap each scan starts from.
+
+    Returns
+    -------
+    row_max, out, row_winner, column_winner : np.ndarray
+    """
+    def scan(nan_aware):
+        row_max, column_winner = _max_with_winner(column_taps, first_inside[1], -1, nan_aware)
+        out, row_winner = _max_with_winner(row_taps_of(row_max), first_inside[0], -2, nan_aware)
+        return row_max, out, row_winner, column_winner
+
+    result = scan(nan_aware=False)
+    out = result[1]
+    if out.dtype.kind == "f" and np.isnan(out).any():
+        result = scan(nan_aware=True)  # the NaN rule costs a pass per tap: only if needed
+    return result
+
+
+def _route(grad: np.ndarray, winner: np.ndarray, slices, axis: int, accumulate: bool,
+           out_shape) -> np.ndarray:
+    """Send each element of ``grad`` to the tap ``winner`` names along ``axis``.
+
+    The transpose of one max-reduction phase: tap ``t`` passes the gradient of the
+    outputs it won back to the positions it read. Without overlap every position is
+    read by one (window, tap) pair, so a strided assignment does it; with overlap the
+    contributions are added.
+    """
+    routed = np.zeros(out_shape, dtype=grad.dtype)
+    finite = bool(np.isfinite(grad).all())
+    for t, piece in enumerate(slices):
+        won = winner == t
+        view = routed[_along(axis, piece)]
+        # grad * won is the fast path; it would turn an inf/NaN gradient that was not
+        # won into NaN, so those take np.where.
+        if finite and not accumulate:
+            np.multiply(grad, won, out=view)
+        elif finite:
+            view += grad * won
+        elif accumulate:
+            view += np.where(won, grad, 0)
+        else:
+            view[...] = np.where(won, grad, 0)
+    return routed
+
+
+def _spread(grad: np.ndarray, slices, axis: int, accumulate: bool, out_shape) -> np.ndarray:
+    """Transpose of a sum over taps along ``axis``: every tap receives ``grad``."""
+    spread = np.zeros(out_shape, dtype=grad.dtype)
+    for piece in slices:
+        if accumulate:
+            spread[_along(axis, piece)] += grad
+        else:
+            spread[_along(axis, piece)] = grad
+    return spread
+
+
+def _row_shape(padded_shape, out_width) -> tuple:
+    return tuple(padded_shape[:-1]) + (out_width,)
+
+
+# --------------------------------------------------------------- max pooling
+
+
+def _strided_taps(padded: np.ndarray, grid: _Grid):
+    rows, cols = grid.slices
+    column_taps = [padded[..., piece] for piece in cols]
+    return column_taps, lambda row_max: [row_max[..., piece, :] for piece in rows]
+
+
+def max_pool2d(x: np.ndarray, kernel_size, stride, padding, dilation, ceil_mode=False,
+               return_indices=False):
+    """2-D max pooling.
+
+    Parameters
+    ----------
+    x : np.ndarray, shape (N, C, H, W)
+        Any real dtype; integers stay integers (exact).
+    kernel_size, stride, dilation : (int, int)
+    padding : ((int, int), (int, int))
+        ``((top, bottom), (left, right))``, filled with ``-inf`` (integers: the
+        dtype's minimum); padding never wins a window.
+    ceil_mode : bool
+    return_indices : bool
+        Also return the flat index ``h * W + w`` of each maximum in its input plane.
+
+    Returns
+    -------
+    out : np.ndarray, shape (N, C, H_out, W_out), dtype of ``x``
+    indices : np.ndarray of int64, same shape (only with ``return_indices``)
+        PyTorch's rule: the first maximum in row-major window order; for a window
+        holding NaN, the last NaN.
+
+    Notes
+    -----
+    ``H_out = floor((H + top + bottom - dilation_h * (k_h - 1) - 1) / stride_h) + 1``
+    (:func:`cnnlab.shapes.output_size`; ceiling with ``ceil_mode``), likewise ``W_out``.
+
+    Examples
+    --------
+    >>> x = np.arange(16.).reshape(1, 1, 4, 4)
+    >>> max_pool2d(x, (3, 3), (2, 2), ((1, 1), (1, 1)), (1, 1))[0, 0]
+    array([[ 5.,  7.],
+           [13., 15.]])
+    """
+    grid = _Grid(x.shape[-2:], kernel_size, stride, padding, dilation, ceil_mode)
+    padded = grid.pad(x, max_fill(x.dtype))
+    column_taps, row_taps_of = _strided_taps(padded, grid)
+    if not return_indices:
+        return _fold(np.maximum, row_taps_of(_fold(np.maximum, column_taps)))
+    _, out, row_winner, column_winner = _max_and_winners(column_taps, row_taps_of,
+                                                         grid.first_inside)
+    # The winning row of each output, in padded coordinates; column_winner holds the
+    # winning column tap of every padded row.
+    (out_height, out_width) = grid.out_shape
+    row = (np.arange(out_height)[:, None] * stride[0]
+           + row_winner.astype(np.int64) * dilation[0])
+    column_tap = np.take_along_axis(column_winner, row, axis=-2)
+    column = np.arange(out_width) * stride[1] + column_tap.astype(np.int64) * dilation[1]
+    (top, _), (left, _) = grid.widths
+    return out, (row - top) * x.shape[-1] + (column - left)
+
+
+def max_pool2d_backward(grad_output: np.ndarray, x: np.ndarray, kernel_size, stride, padding,
+                        dilation, ceil_mode=False) -> np.ndarray:
+    """Gradient of :func:`max_pool2d` with respect to ``x``.
+
+    Each output's gradient goes to the one input position that won its window (the
+    first maximum in row-major order; the last NaN): ties do not split the gradient.
+    Overlapping windows that share a winner add their gradients there.
+
+    The winners are recomputed here from the saved ``x`` (nothing is stored by the
+    forward pass), and the gradient is routed through the forward's two phases in
+    reverse: first each output's gradient goes to its winning row of the
+    width-reduced grid, then each row's gradient goes to its winning column.
+
+    Parameters
+    ----------
+    grad_output : np.ndarray, shape (N, C, H_out, W_out)
+    x : np.ndarray, shape (N, C, H, W)
+        The forward input.
+
+    Returns
+    -------
+    np.ndarray, shape (N, C, H, W), dtype of ``grad_output``
+    """
+    grid = _Grid(x.shape[-2:], kernel_size, stride, padding, dilation, ceil_mode)
+    padded = grid.pad(x, max_fill(x.dtype))
+    row_max, _, row_winner, column_winner = _max_and_winners(*_strided_taps(padded, grid),
+                                                             grid.first_inside)
+    rows, cols = grid.slices
+    grad_rows = _route(grad_output, row_winner, rows, -2, grid.overlapping[0], row_max.shape)
+    grad_padded = _route(grad_rows, column_winner, cols, -1, grid.overlapping[1], padded.shape)
+    return grid.unpad(grad_padded, x.shape)
+
+
+# ----------------------------------------------------------- average pooling
+
+
+def _window_sums(padded: np.ndarray, grid: _Grid) -> np.ndarray:
+    rows, cols = grid.slices
+    row_sums = _fold(np.add, (padded[..., piece] for piece in cols))
+    return _fold(np.add, (row_sums[..., piece, :] for piece in rows))
+
+
+def _window_sums_backward(grad: np.ndarray, grid: _Grid, padded_shape) -> np.ndarray:
+    rows, cols = grid.slices
+    grad_rows = _spread(grad, rows, -2, grid.overlapping[0],
+                        _row_shape(padded_shape, grad.shape[-1]))
+    return _spread(grad_rows, cols, -1, grid.overlapping[1], padded_shape)
+
+
+def _padded_shape(input_shape, grid: _Grid) -> tuple:
+    (top, bottom), (left, right) = grid.widths
+    return tuple(input_shape[:-2]) + (input_shape[-2] + top + bottom,
+                                      input_shape[-1] + left + right)
+
+
+def avg_divisor(input_size, out_shape, kernel_size, stride, padding, dilation,
+                count_include_pad=True, divisor_override=None):
+    """What each window's sum is divided by: a scalar or an (H_out, W_out) array.
+
+    ``count_include_pad=True`` counts the taps inside the padded input
+    ``[-top, H + bottom)`` (so ceil-mode windows that run past it count less, as in
+    PyTorch); ``False`` counts the taps on real input elements. ``divisor_override``
+    wins over both.
+    """
+    if divisor_override is not None:
+        return divisor_override
+    counts = []
+    for n, o, k, s, (lo, hi), d in zip(input_size, out_shape, kernel_size, stride,
+                                        padding, dilation):
+        if count_include_pad:
+            counts.append(taps_inside(n, o, k, s, d, lo, low=-lo, high=n + hi))
+        else:
+            counts.append(taps_inside(n, o, k, s, d, lo))
+    return np.outer(counts[0], counts[1])
+
+
+def avg_pool2d(x: np.ndarray, kernel_size, stride, padding, dilation, ceil_mode=False,
+               count_include_pad=True, divisor_override=None) -> np.ndarray:
+    """2-D average pooling.
+
+    Parameters
+    ----------
+    x : np.ndarray, shape (N, C, H, W)
+    kernel_size, stride, dilation : (int, int)
+    padding : ((int, int), (int, int))
+        ``((top, bottom), (left, right))``, zeros.
+    ceil_mode, count_include_pad : bool
+    divisor_override : int or None
+        Divide every window's sum by this instead of a count.
+
+    Returns
+    -------
+    np.ndarray, shape (N, C, H_out, W_out)
+        Dtype of ``x`` for floats; float32 for integers (summed exactly in float64).
+
+    Notes
+    -----
+    Output shape as :func:`max_pool2d`. See :func:`avg_divisor` for the divisor.
+
+    Examples
+    --------
+    >>> x = np.arange(16.).reshape(1, 1, 4, 4)
+    >>> avg_pool2d(x, (2, 2), (2, 2), ((1, 1), (1, 1)), (1, 1), count_include_pad=False)[0, 0]
+    array([[ 0. ,  1.5,  3. ],
+           [ 6. ,  7.5,  9. ],
+           [12. , 13.5, 15. ]])
+    """
+    grid = _Grid(x.shape[-2:], kernel_size, stride, padding, dilation, ceil_mode)
+    padded = grid.pad(x.astype(accumulate_dtype(x.dtype), copy=False), 0)
+    sums = _window_sums(padded, grid)
+    divisor = avg_divisor(x.shape[-2:], grid.out_shape, kernel_size, stride, padding, dilation,
+                          count_include_pad, divisor_override)
+    return (sums / divisor).astype(result_dtype(x.dtype), copy=False)
+
+
+def avg_pool2d_backward(grad_output: np.ndarray, input_shape, kernel_size, stride, padding,
+                        dilation, ceil_mode=False, count_include_pad=True,
+                        divisor_override=None) -> np.ndarray:
+    """Gradient of :func:`avg_pool2d`: each window's gradient / divisor, spread over it.
+
+    Parameters
+    ----------
+    grad_output : np.ndarray, shape (N, C, H_out, W_out)
+    input_shape : tuple (N, C, H, W)
+
+    Returns
+    -------
+    np.ndarray, shape ``input_shape``
+    """
+    grid = _Grid(input_shape[-2:], kernel_size, stride, padding, dilation, ceil_mode)
+    divisor = avg_divisor(input_shape[-2:], grid.out_shape, kernel_size, stride, padding, dilation,
+                          count_include_pad, divisor_override)
+    grad = (grad_output / divisor).astype(grad_output.dtype, copy=False)
+    grad_padded = _window_sums_backward(grad, grid, _padded_shape(input_shape, grid))
+    return grid.unpad(grad_padded, input_shape)
+
+
+# ---------------------------------------------------------------- Lp pooling
+
+
+def lp_pool2d(x: np.ndarray, norm_type, kernel_size, stride, padding, dilation,
+              ceil_mode=False) -> np.ndarray:
+    """2-D power-average pooling: ``(sum |x|^p)^(1/p)`` over each window.
+
+    Parameters
+    ----------
+    x : np.ndarray, shape (N, C, H, W)
+    norm_type : float
+        ``p > 0``; ``inf`` gives the maximum of ``|x|``.
+    kernel_size, stride, dilation : (int, int)
+    padding : ((int, int), (int, int))
+        Zeros (they add nothing to the sums).
+    ceil_mode : bool
+
+    Returns
+    -------
+    np.ndarray, shape (N, C, H_out, W_out)
+        Dtype of ``x`` for floats; float32 for integers (computed in float64).
+
+    Notes
+    -----
+    Output shape as :func:`max_pool2d`. Beyond PyTorch: the absolute value (PyTorch
+    computes ``sum x^p``, NaN for odd ``p`` on negative inputs), padding, dilation,
+    ``p = inf``, and in ceil mode a partial window sums only what it covers (PyTorch
+    scales it by ``k_h * k_w / covered``).
+
+    Examples
+    --------
+    >>> x = np.array([[[[3., -4.], [0., 0.]]]])
+    >>> lp_pool2d(x, 2, (2, 2), (2, 2), ((0, 0), (0, 0)), (1, 1))
+    array([[[[5.]]]])
+    """
+    grid = _Grid(x.shape[-2:], kernel_size, stride, padding, dilation, ceil_mode)
+    magnitude = np.abs(x.astype(accumulate_dtype(x.dtype), copy=False))
+    if np.isinf(norm_type):
+        column_taps, row_taps_of = _strided_taps(grid.pad(magnitude, 0), grid)
+        out = _fold(np.maximum, row_taps_of(_fold(np.maximum, column_taps)))
+    else:
+        with np.errstate(over="ignore"):
+            sums = _window_sums(grid.pad(magnitude ** norm_type, 0), grid)
+            out = sums ** (1.0 / norm_type)
+    return out.astype(result_dtype(x.dtype), copy=False)
+
+
+def lp_pool2d_backward(grad_output: np.ndarray, x: np.ndarray, out: np.ndarray, norm_type,
+                       kernel_size, stride, padding, dilation, ceil_mode=False) -> np.ndarray:
+    """Gradient of :func:`lp_pool2d`.
+
+    With ``S = sum_window |x|^p`` and ``out = S^(1/p)``::
+
+        d out / d x = (1/p) S^(1/p - 1) * p |x|^(p-1) sign(x)
+                    = sign(x) |x|^(p-1) * out^(1-p)
+
+    defined as 0 where ``out == 0`` (as PyTorch documents) and where ``x == 0``.
+    Each window's ``grad * out^(1-p)`` is spread over the window (the transpose of
+    the window sum), then multiplied by the elementwise ``sign(x) |x|^(p-1)``.
+    For ``p = inf`` the gradient is max pooling's on ``|x|`` times ``sign(x)``.
+
+    Parameters
+    ----------
+    grad_output, out : np.ndarray, shape (N, C, H_out, W_out)
+    x : np.ndarray, shape (N, C, H, W)
+
+    Returns
+    -------
+    np.ndarray, shape (N, C, H, W)
+    """
+    dtype = accumulate_dtype(x.dtype)
+    x = x.astype(dtype, copy=False)
+    magnitude = np.abs(x)
+    if np.isinf(norm_type):
+        grad = max_pool2d_backward(grad_output, magnitude, kernel_size, stride, padding,
+                                   dilation, ceil_mode)
+        return grad * np.sign(x)
+    grid = _Grid(x.shape[-2:], kernel_size, stride, padding, dilation, ceil_mode)
+    out = out.astype(dtype, copy=False)
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        window_grad = np.where(out == 0, 0, grad_output * out ** (1.0 - norm_type))
+        grad_padded = _window_sums_backward(window_grad, grid, _padded_shape(x.shape, grid))
+        local = np.where(x == 0, 0, np.sign(x) * magnitude ** (norm_type - 1.0))
+    return grid.unpad(grad_padded, x.shape) * local
+
+
+# ----------------------------------------------------------- adaptive pooling
+
+
+def adaptive_windows(in_size: int, out_size: int):
+    """PyTorch's adaptive windows along one axis: ``[start_i, end_i)`` for each output.
+
+    ``start_i = floor(i * in / out)``, ``end_i = ceil((i + 1) * in / out)``.
+
+    Examples
+    --------
+    >>> starts, ends = adaptive_windows(5, 3)
+    >>> starts.tolist(), ends.tolist()
+    ([0, 1, 3], [2, 4, 5])
+    """
+    index = np.arange(out_size, dtype=np.int64)
+    starts = (index * in_size) // out_size
+    ends = -((-(index + 1) * in_size) // out_size)
+    return starts, ends
+
+
+def _membership(in_size: int, out_size: int, dtype) -> np.ndarray:
+    """``A[i, j] = 1`` where input position ``j`` lies in adaptive window ``i``.
+
+    Returns
+    -------
+    np.ndarray, shape (out_size, in_size)
+    """
+    starts, ends = adaptive_windows(in_size, out_size)
+    positions = np.arange(in_size)
+    return ((positions >= starts[:, None]) & (positions < ends[:, None])).astype(dtype)
+
+
+def _sandwich(x: np.ndarray, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """``left @ plane @ right`` for every (H, W) plane of ``x``: two matrix products.
+
+    Parameters
+    ----------
+    x : np.ndarray, shape (N, C, H, W)
+    left : np.ndarray, shape (P, H)
+    right : np.ndarray, shape (W, Q)
+
+    Returns
+    -------
+    np.ndarray, shape (N, C, P, Q)
+    """
+    height, width = x.shape[-2:]
+    # Contiguous operands keep NumPy on BLAS (a transposed view makes it 10x slower).
+    left, right = np.ascontiguousarray(left), np.ascontiguousarray(right)
+    across = x.reshape(-1, width) @ right                        # (N*C*H, Q)
+    both = np.matmul(left, across.reshape(-1, height, right.shape[1]))  # (N*C, P, Q)
+    return both.reshape(x.shape[:-2] + both.shape[-2:])
+
+
+def adaptive_avg_pool2d(x: np.ndarray, output_size) -> np.ndarray:
+    """Adaptive average pooling to ``output_size`` (PyTorch's windows).
+
+    With the 0/1 window-membership matrices ``A_h`` (H_out, H) and ``A_w``
+    (W_out, W), every plane's window sums are ``A_h @ X @ A_w.T``: two matrix
+    products, whatever the window sizes (integers: exact, in float64).
+
+    Parameters
+    ----------
+    x : np.ndarray, shape (N, C, H, W)
+    output_size : (int, int)
+
+    Returns
+    -------
+    np.ndarray, shape (N, C, H_out, W_out)
+        Dtype of ``x`` for floats; float32 for integers.
+
+    Notes
+    -----
+    Output ``(i, j)`` averages rows ``[floor(i H / H_out), ceil((i + 1) H / H_out))``
+    and the matching columns (:func:`adaptive_windows`).
+
+    Examples
+    --------
+    >>> adaptive_avg_pool2d(np.arange(6.).reshape(1, 1, 2, 3), (1, 2))[0, 0]
+    array([[2., 3.]])
+    """
+    dtype = accumulate_dtype(x.dtype)
+    rows = _membership(x.shape[-2], output_size[0], dtype)
+    columns = _membership(x.shape[-1], output_size[1], dtype)
+    sums = _sandwich(x.astype(dtype, copy=False), rows, columns.T)
+    counts = np.outer(rows.sum(axis=1), columns.sum(axis=1))
+    return (sums / counts).astype(result_dtype(x.dtype), copy=False)
+
+
+def adaptive_avg_pool2d_backward(grad_output: np.ndarray, input_shape) -> np.ndarray:
+    """Gradient of :func:`adaptive_avg_pool2d`: ``A_h.T @ (G / counts) @ A_w`` per
+    plane, i.e. each window's gradient / count spread over the window (overlapping
+    windows add).
+
+    Parameters
+    ----------
+    grad_output : np.ndarray, shape (N, C, H_out, W_out)
+    input_shape : tuple (N, C, H, W)
+
+    Returns
+    -------
+    np.ndarray, shape ``input_shape``
+    """
+    dtype = grad_output.dtype
+    rows = _membership(input_shape[-2], grad_output.shape[-2], dtype)
+    columns = _membership(input_shape[-1], grad_output.shape[-1], dtype)
+    counts = np.outer(rows.sum(axis=1), columns.sum(axis=1))
+    grad = (grad_output / counts).astype(dtype, copy=False)
+    return _sandwich(grad, rows.T, columns)
+
+
+def _adaptive_taps(in_size: int, out_size: int) -> list:
+    """What tap ``t`` of every adaptive window reads along one axis.
+
+    Position ``min(start + t, end - 1)`` for ``t`` below the longest window's length:
+    shorter windows repeat their last position, which changes neither the maximum
+    nor the winner. When ``out`` divides ``in`` the windows are regular
+    (kernel = stride = in / out) and each tap is a strided slice instead of a gather.
+    """
+    if out_size and in_size % out_size == 0:
+        return tap_slices(in_size // out_size, in_size // out_size, 1, out_size)
+    starts, ends = adaptive_windows(in_size, out_size)
+    longest = int((ends - starts).max()) if out_size else 0
+    return [np.minimum(starts + t, ends - 1) for t in range(longest)]
+
+
+def _adaptive_max(x: np.ndarray, output_size, want_indices: bool):
+    out_height, out_width = output_size
+    if out_height == 0 or out_width == 0:
+        empty = np.empty(x.shape[:-2] + (out_height, out_width), dtype=x.dtype)
+        return empty, np.zeros(empty.shape, dtype=np.int64)
+    row_positions = _adaptive_taps(x.shape[-2], out_height)
+    column_positions = _adaptive_taps(x.shape[-1], out_width)
+    column_taps = [x[..., position] for position in column_positions]
+
+    def row_taps_of(row_max):                                    # (N, C, H, W_out)
+        return [row_max[..., position, :] for position in row_positions]
+
+    if not want_indices:
+        return _fold(np.maximum, row_taps_of(_fold(np.maximum, column_taps))), None
+    starts = (np.zeros(out_height, dtype=np.int64), np.zeros(out_width, dtype=np.int64))
+    _, out, row_winner, column_winner = _max_and_winners(column_taps, row_taps_of, starts)
+    # Tap t of window i reads min(start_i + t, end_i - 1) (see _adaptive_taps).
+    (row_starts, row_ends), (column_starts, column_ends) = (
+        adaptive_windows(n, o) for n, o in zip(x.shape[-2:], output_size))
+    row = np.minimum(row_starts[:, None] + row_winner, row_ends[:, None] - 1)
+    column_tap = np.take_along_axis(column_winner, row, axis=-2)
+    column = np.minimum(column_starts + column_tap, column_ends - 1)
+    return out, row * x.shape[-1] + column
+
+
+def adaptive_max_pool2d(x: np.ndarray, output_size, return_indices=False):
+    """Adaptive max pooling to ``output_size`` (PyTorch's windows and tie rule).
+
+    A fixed number of taps (the longest window) per axis, each a clipped gather,
+    folded with ``np.maximum``: width first, then height.
+
+    Parameters
+    ----------
+    x : np.ndarray, shape (N, C, H, W)
+    output_size : (int, int)
+    return_indices : bool
+        Also return the flat index ``h * W + w`` of each maximum (first maximum in
+        row-major window order; last NaN for windows holding NaN).
+
+    Returns
+    -------
+    out : np.ndarray, shape (N, C, H_out, W_out), dtype of ``x``
+    indices : np.ndarray of int64, same shape (only with ``return_indices``)
+
+    Examples
+    --------
+    >>> out, indices = adaptive_max_pool2d(np.array([[[[1, 5, 5], [2, 0, 7]]]]), (1, 2), True)
+    >>> out.tolist(), indices.tolist()
+    ([[[[5, 7]]]], [[[[1, 5]]]])
+    """
+    out, indices = _adaptive_max(x, output_size, return_indices)
+    return (out, indices) if return_indices else out
+
+
+def _scatter_to_indices(grad_output: np.ndarray, indices: np.ndarray, input_shape) -> np.ndarray:
+    """Add each gradient onto its flat plane index (repeated indices add up)."""
+    planes = int(np.prod(input_shape[:-2], dtype=np.int64))
+    plane_size = input_shape[-2] * input_shape[-1]
+    flat = indices.reshape(planes, -1) + (np.arange(planes, dtype=np.int64) * plane_size)[:, None]
+    summed = np.bincount(flat.ravel(), weights=grad_output.reshape(-1),
+                         minlength=planes * plane_size)
+    return summed.reshape(input_shape).astype(grad_output.dtype, copy=False)
+
+
+def adaptive_max_pool2d_backward(grad_output: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Gradient of :func:`adaptive_max_pool2d`: each output's gradient goes to its
+    winner (recomputed from ``x``), adding up where windows overlap.
+
+    Parameters
+    ----------
+    grad_output : np.ndarray, shape (N, C, H_out, W_out)
+    x : np.ndarray, shape (N, C, H, W)
+    """
+    _, indices = _adaptive_max(x, grad_output.shape[-2:], want_indices=True)
+    return _scatter_to_indices(grad_output, indices, x.shape)
+
+
+# ------------------------------------------------------------- max unpooling
+
+
+def unpool_output_size(input_size, kernel_size, stride, padding) -> tuple:
+    """Default output size of :func:`max_unpool2d`: ``(H - 1) * stride - top - bottom
+    + kernel`` (and likewise for the width)."""
+    return tuple(transposed_output_size(n, k, s, p)
+                 for n, k, s, p in zip(input_size, kernel_size, stride, padding))
+
+
+def max_unpool2d(x: np.ndarray, indices: np.ndarray, output_size) -> np.ndarray:
+    """Place each value of ``x`` at its flat index in a zero ``output_size`` plane.
+
+    Parameters
+    ----------
+    x : np.ndarray, shape (N, C, H, W)
+    indices : np.ndarray of ints, shape (N, C, H, W)
+        Flat indices ``h * W_out + w`` into the output plane (as returned by
+        :func:`max_pool2d`). Where an index repeats, the last value is kept.
+    output_size : (int, int)
+
+    Returns
+    -------
+    np.ndarray, shape (N, C, H_out, W_out), dtype of ``x``
+
+    Raises
+    ------
+    ValueError
+        If an index lies outside ``[0, H_out * W_out)``.
+
+    Examples
+    --------
+    >>> max_unpool2d(np.array([[[[7.]]]]), np.array([[[[3]]]]), (2, 2))[0, 0]
+    array([[0., 0.],
+           [0., 7.]])
+    """
+    batch, channels = x.shape[:2]
+    plane_size = output_size[0] * output_size[1]
+    if indices.size and (indices.min() < 0 or indices.max() >= plane_size):
+        bad = indices[(indices < 0) | (indices >= plane_size)].reshape(-1)[0]
+        raise ValueError(
+            f"max_unpool2d: found an invalid max index {int(bad)}: indices must lie in "
+            f"[0, {plane_size}) for an output plane of size {output_size[0]}x{output_size[1]}; "
+            "pass the output_size of the input that was pooled")
+    out = np.zeros((batch, channels, plane_size), dtype=x.dtype)
+    np.put_along_axis(out, indices.reshape(batch, channels, -1).astype(np.intp, copy=False),
+                      x.reshape(batch, channels, -1), axis=2)
+    return out.reshape(batch, channels, *output_size)
+
+
+def max_unpool2d_backward(grad_output: np.ndarray, indices: np.ndarray) -> np.ndarray:
+    """Gradient of :func:`max_unpool2d`: the output gradient gathered at ``indices``.
+
+    Parameters
+    ----------
+    grad_output : np.ndarray, shape (N, C, H_out, W_out)
+    indices : np.ndarray, shape (N, C, H, W)
+
+    Returns
+    -------
+    np.ndarray, shape (N, C, H, W)
+    """
+    batch, channels = indices.shape[:2]
+    gathered = np.take_along_axis(grad_output.reshape(batch, channels, -1),
+                                  indices.reshape(batch, channels, -1).astype(np.intp, copy=False),
+                                  axis=2)
+    return gathered.reshape(indices.shape)
