@@ -42,3 +42,5 @@ from .chapter import (corr2d, corr2d_multi_in, corr2d_multi_in_out,  # noqa: E40
                       corr2d_multi_in_out_1x1, pool2d)
 from .shapes import (conv2d_output_shape, conv_transpose2d_output_shape,  # noqa: E402
                      pool2d_output_shape)
+from . import models  # noqa: E402
+from .summary import summary  # noqa: E402

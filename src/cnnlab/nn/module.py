@@ -25,6 +25,26 @@ class Parameter(Tensor):
         return "Parameter containing:\n" + super().__repr__()
 
 
+class RemovableHandle:
+    """Returned by :meth:`Module.register_forward_hook`; ``remove()`` unregisters."""
+
+    _next_id = 0
+
+    def __init__(self, hooks):
+        self.hooks = hooks
+        self.id = RemovableHandle._next_id
+        RemovableHandle._next_id += 1
+
+    def remove(self) -> None:
+        self.hooks.pop(self.id, None)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.remove()
+
+
 class Module:
     """Base class of all layers and models.
 
@@ -91,7 +111,20 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
 
     def __call__(self, *args, **kwargs):
-        return self.forward(*args, **kwargs)
+        output = self.forward(*args, **kwargs)
+        for hook in list(self.__dict__.get("_forward_hooks", {}).values()):
+            result = hook(self, args, output)
+            if result is not None:
+                output = result
+        return output
+
+    def register_forward_hook(self, hook) -> "RemovableHandle":
+        """Call ``hook(module, inputs, output)`` after every forward; a non-None return
+        value replaces the output. Returns a handle whose ``remove()`` unregisters it."""
+        hooks = self.__dict__.setdefault("_forward_hooks", OrderedDict())
+        handle = RemovableHandle(hooks)
+        hooks[handle.id] = hook
+        return handle
 
     # ------------------------------------------------------------ traversal
     def named_modules(self, prefix: str = "", memo=None):
