@@ -39,7 +39,9 @@ class _ConvNd(Module):
         self.dilation = int_pair(dilation, "dilation", layer)
         self.output_padding = int_pair(output_padding, "output_padding", layer, minimum=0)
         if isinstance(padding, str):
-            padding_pairs(padding, layer)  # validates the string
+            if padding not in ("valid", "same"):
+                raise ValueError(f"{layer}: padding string must be 'valid' or 'same', "
+                                 f"got {padding!r}")
             self.padding = padding
         else:
             pairs = padding_pairs(padding, layer)
