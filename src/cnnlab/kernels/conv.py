@@ -39,7 +39,7 @@ import numpy as np
 
 from . import pad as padding_kernels
 from . import window
-from .window import windows
+from .window import flat_windows, windows
 from ..shapes import output_size, transposed_output_size
 
 #: cnnlab/PyTorch ``padding_mode`` -> mode of :func:`cnnlab.kernels.pad.pad`.
@@ -58,12 +58,32 @@ class ConvGeometry(NamedTuple):
     out_shape: tuple      # (OH, OW): number of windows along each axis
     groups: int
     padding_mode: str     # 'zeros', 'reflect', 'replicate' or 'circular'
+    wide: bool = False    # stride-1 "wide" layout (see window.flat_windows)
 
     @property
     def padded_shape(self) -> tuple:
         _, _, height, width = self.input_shape
         (top, bottom), (left, right) = self.padding
         return height + top + bottom, width + left + right
+
+    @property
+    def buffer_shape(self) -> tuple:
+        """(rows, width) of the padded buffer: in the wide layout, slack rows at the
+        bottom hold the tail of the last tap's run (never read by a real output)."""
+        rows, width = self.padded_shape
+        if self.wide:
+            rows += -(-(self.kernel_size[1] - 1) * self.dilation[1] // width)
+        return rows, width
+
+    @property
+    def row_length(self) -> int:
+        """Columns per output row in the column matrix: OW, or the padded width if wide."""
+        return self.padded_shape[1] if self.wide else self.out_shape[1]
+
+    @property
+    def locations(self) -> int:
+        """Column-matrix entries per image and tap: OH * row_length."""
+        return self.out_shape[0] * self.row_length
 
     @property
     def is_padded(self) -> bool:
@@ -83,8 +103,8 @@ class ConvGeometry(NamedTuple):
         """
         n, channels = self.input_shape[:2]
         kernel_area = self.kernel_size[0] * self.kernel_size[1]
-        locations = self.out_shape[0] * self.out_shape[1]
-        padded_area = self.padded_shape[0] * self.padded_shape[1]
+        locations = self.locations
+        padded_area = self.buffer_shape[0] * self.buffer_shape[1]
         per_item = (channels * kernel_area * locations + out_channels * locations
                     + channels * padded_area) * itemsize
         return list(window.batch_chunks(n, per_item))
@@ -107,17 +127,47 @@ def compute_dtype(x: np.ndarray, weight: np.ndarray) -> np.dtype:
 
 
 def conv_geometry(x_shape, weight_shape, stride, padding, dilation, groups, padding_mode,
-                  out_shape=None) -> ConvGeometry:
-    """The :class:`ConvGeometry`; ``out_shape`` defaults to :func:`~cnnlab.shapes.output_size`."""
+                  out_shape=None, wide=False) -> ConvGeometry:
+    """The :class:`ConvGeometry`; ``out_shape`` defaults to :func:`~cnnlab.shapes.output_size`.
+
+    ``wide`` asks for the stride-1 wide layout; it is used only where it applies.
+    """
     kernel_size = tuple(weight_shape[2:])
     if out_shape is None:
         out_shape = tuple(output_size(n, k, s, p, d) for n, k, s, p, d
                           in zip(x_shape[2:], kernel_size, stride, padding, dilation))
-    return ConvGeometry(tuple(x_shape), kernel_size, tuple(stride), tuple(map(tuple, padding)),
-                        tuple(dilation), tuple(out_shape), int(groups), padding_mode)
+    geometry = ConvGeometry(tuple(x_shape), kernel_size, tuple(stride),
+                            tuple(map(tuple, padding)), tuple(dilation), tuple(out_shape),
+                            int(groups), padding_mode)
+    if wide and geometry.stride == (1, 1) and not geometry.pointwise:
+        geometry = geometry._replace(wide=True)
+    return geometry
+
+
+def _all_finite(*arrays) -> bool:
+    """The wide layout multiplies discarded columns by zeros: only safe for finite data."""
+    return all(a.dtype.kind != "f" or bool(np.isfinite(a).all()) for a in arrays)
 
 
 # ------------------------------------------------------------ im2col / col2im
+
+
+def _taps(padded: np.ndarray, geometry: ConvGeometry):
+    """``(i, j, view)`` per tap, each view laid out ``(C, N, ...)`` like a column block.
+
+    Narrow layout: the tap's strided grid ``(C, N, OH, OW)`` (window.windows). Wide
+    layout (stride 1): the tap's contiguous run ``(C, N, OH * Wp)`` of the flattened
+    padded buffer (window.flat_windows).
+    """
+    if geometry.wide:
+        n, channels = padded.shape[:2]
+        flat = padded.reshape(n, channels, -1)
+        taps = flat_windows(flat, geometry.kernel_size, geometry.dilation,
+                            geometry.row_length, geometry.locations)
+        return ((i, j, run.transpose(1, 0, 2)) for i, j, run in taps)
+    taps = windows(padded, geometry.kernel_size, geometry.stride, geometry.dilation,
+                   geometry.out_shape)
+    return ((i, j, grid.transpose(1, 0, 2, 3)) for i, j, grid in taps)
 
 
 def im2col(xp: np.ndarray, geometry: ConvGeometry, cols: np.ndarray) -> np.ndarray:
@@ -125,16 +175,17 @@ def im2col(xp: np.ndarray, geometry: ConvGeometry, cols: np.ndarray) -> np.ndarr
 
     Parameters
     ----------
-    xp : np.ndarray, shape (N, C, Hp, Wp)
-        The padded input.
+    xp : np.ndarray, shape (N, C, *geometry.buffer_shape)
+        The padded input (with slack rows in the wide layout).
     cols : np.ndarray, shape (C, kh, kw, N, OH, OW), written
         ``cols[c, i, j, n, p, q] = xp[n, c, p*sh + i*dh, q*sw + j*dw]``. Any strided
         view works: conv passes a contiguous buffer (reshaped to ``(K, N*L)``
         afterwards), unfold a transposed view of its ``(N, C, kh, kw, OH, OW)`` result.
+        In the wide layout the shape is (C, kh, kw, N, OH * Wp), ``q`` running over
+        the whole padded row.
     """
-    for i, j, grid in windows(xp, geometry.kernel_size, geometry.stride, geometry.dilation,
-                              geometry.out_shape):
-        cols[:, i, j] = grid.transpose(1, 0, 2, 3)
+    for i, j, tap in _taps(xp, geometry):
+        cols[:, i, j] = tap
     return cols
 
 
@@ -149,11 +200,11 @@ def col2im(cols: np.ndarray, geometry: ConvGeometry, padded: np.ndarray) -> np.n
     Returns
     -------
     ``padded``, after ``padded[n, c, p*sh + i*dh, q*sw + j*dw] += cols[c, i, j, n, p, q]``.
-    Overlapping windows add up: one strided ``+=`` per tap, kh * kw in all.
+    Overlapping windows add up: one strided ``+=`` per tap, kh * kw in all. In the
+    wide layout ``cols`` must be zero in the discarded columns (``q >= OW``).
     """
-    for i, j, grid in windows(padded, geometry.kernel_size, geometry.stride, geometry.dilation,
-                              geometry.out_shape):
-        grid += cols[:, i, j].transpose(1, 0, 2, 3)
+    for i, j, tap in _taps(padded, geometry):
+        tap += cols[:, i, j]
     return padded
 
 
@@ -164,23 +215,28 @@ def _pad_chunk(x_chunk: np.ndarray, geometry: ConvGeometry, scratch) -> np.ndarr
     zero, so the buffer serves every chunk); other modes go through
     :func:`cnnlab.kernels.pad.pad`.
     """
-    if not geometry.is_padded:
+    if not geometry.is_padded and not geometry.wide:
         return x_chunk
     mode = PADDING_MODES.get(geometry.padding_mode)
-    if mode == "constant":
-        (top, _), (left, _) = geometry.padding
-        n, channels, height, width = x_chunk.shape
-        padded = scratch.zeros("padded", (n, channels) + geometry.padded_shape)
-        padded[:, :, top:top + height, left:left + width] = x_chunk
-        return padded
     if mode is None:
         raise ValueError(f"conv2d: padding_mode must be one of {tuple(PADDING_MODES)}, "
                          f"got {geometry.padding_mode!r}")
-    return padding_kernels.pad(x_chunk, ((0, 0), (0, 0)) + geometry.padding, mode)
+    n, channels, height, width = x_chunk.shape
+    if mode != "constant":
+        x_chunk = padding_kernels.pad(x_chunk, ((0, 0), (0, 0)) + geometry.padding, mode)
+        if not geometry.wide:
+            return x_chunk
+        (top, left), (height, width) = (0, 0), x_chunk.shape[2:]
+    else:
+        (top, _), (left, _) = geometry.padding
+    padded = scratch.zeros("padded", (n, channels) + geometry.buffer_shape)
+    padded[:, :, top:top + height, left:left + width] = x_chunk
+    return padded
 
 
 def _unpad_chunk(grad_padded: np.ndarray, geometry: ConvGeometry, chunk_shape) -> np.ndarray:
     """Gradient w.r.t. the unpadded chunk: the inverse bookkeeping of :func:`_pad_chunk`."""
+    grad_padded = grad_padded[:, :, :geometry.padded_shape[0]]
     if not geometry.is_padded:
         return grad_padded
     (top, _), (left, _) = geometry.padding
@@ -223,16 +279,33 @@ def _cols_for_chunk(x_chunk, geometry, scratch) -> np.ndarray:
     """The im2col matrix ``(K, n*L)`` of one batch chunk, in the reused buffer."""
     n, channels = x_chunk.shape[:2]
     kernel_h, kernel_w = geometry.kernel_size
-    out_h, out_w = geometry.out_shape
     xp = _pad_chunk(x_chunk, geometry, scratch)
-    cols = scratch.get("cols", (channels, kernel_h, kernel_w, n, out_h, out_w))
+    if geometry.wide:
+        cols = scratch.get("cols", (channels, kernel_h, kernel_w, n, geometry.locations))
+    else:
+        cols = scratch.get("cols", (channels, kernel_h, kernel_w, n) + geometry.out_shape)
     im2col(xp, geometry, cols)
-    return cols.reshape(channels * kernel_h * kernel_w, n * out_h * out_w)
+    return cols.reshape(channels * kernel_h * kernel_w, n * geometry.locations)
 
 
-def _rows(dy_chunk: np.ndarray) -> np.ndarray:
-    """``dy`` chunk ``(n, O, OH, OW)`` as the GEMM layout ``(O, n*L)`` (a copy)."""
-    return dy_chunk.transpose(1, 0, 2, 3).reshape(dy_chunk.shape[1], -1)
+def _rows(dy_chunk: np.ndarray, geometry: ConvGeometry) -> np.ndarray:
+    """``dy`` chunk ``(n, O, OH, OW)`` as the GEMM layout ``(O, n*L)`` (a copy).
+
+    In the wide layout the discarded columns are zero, so they add nothing.
+    """
+    n, channels, out_h, out_w = dy_chunk.shape
+    if not geometry.wide:
+        return dy_chunk.transpose(1, 0, 2, 3).reshape(channels, -1)
+    rows = np.zeros((channels, n, out_h, geometry.row_length), dy_chunk.dtype)
+    rows[..., :out_w] = dy_chunk.transpose(1, 0, 2, 3)
+    return rows.reshape(channels, -1)
+
+
+def _from_rows(result: np.ndarray, geometry: ConvGeometry, channels: int) -> np.ndarray:
+    """GEMM result ``(channels, n*L)`` as a ``(n, channels, OH, OW)`` view."""
+    out_h, out_w = geometry.out_shape
+    grid = result.reshape(channels, -1, out_h, geometry.row_length)[..., :out_w]
+    return grid.transpose(1, 0, 2, 3)
 
 
 def _input_grad_chunk(dy_rows, weight, geometry, chunk_shape) -> np.ndarray:
@@ -248,8 +321,10 @@ def _input_grad_chunk(dy_rows, weight, geometry, chunk_shape) -> np.ndarray:
         dcols = w_t * dy_groups
     else:
         dcols = np.matmul(w_t, dy_groups)
-    dcols = dcols.reshape((channels, kernel_h, kernel_w, n) + geometry.out_shape)
-    grad_padded = np.zeros((n, channels) + geometry.padded_shape, dcols.dtype)
+    dcols = dcols.reshape(channels, kernel_h, kernel_w, n, -1)
+    if not geometry.wide:
+        dcols = dcols.reshape((channels, kernel_h, kernel_w, n) + geometry.out_shape)
+    grad_padded = np.zeros((n, channels) + geometry.buffer_shape, dcols.dtype)
     col2im(dcols, geometry, grad_padded)
     return _unpad_chunk(grad_padded, geometry, chunk_shape)
 
@@ -289,7 +364,7 @@ def conv2d_forward(x, weight, bias, stride, padding, dilation, groups, padding_m
     x = x.astype(dtype, copy=False)
     weight = weight.astype(dtype, copy=False)
     geometry = conv_geometry(x.shape, weight.shape, stride, padding, dilation, groups,
-                             padding_mode, out_shape)
+                             padding_mode, out_shape, wide=_all_finite(x, weight))
     out_channels = weight.shape[0]
     w_groups = weight.reshape(groups, out_channels // groups, -1)
     n = x.shape[0]
@@ -308,7 +383,7 @@ def conv2d_forward(x, weight, bias, stride, padding, dilation, groups, padding_m
             locations = cols.shape[1]
             result = scratch.get("result", (groups, out_channels // groups, locations))
             np.matmul(w_groups, cols.reshape(groups, -1, locations), out=result)
-            out[chunk] = result.reshape(out_channels, -1, out_h, out_w).transpose(1, 0, 2, 3)
+            out[chunk] = _from_rows(result, geometry, out_channels)
         if keep_cols and len(chunks) == 1:
             cols_kept = cols
     if bias is not None:
@@ -388,8 +463,12 @@ def conv2d_backward(grad_out, cache: ConvCache, need_input=True, need_weight=Tru
     if not (need_input or need_weight):
         return grad_x, grad_w, grad_b
     scratch = _Scratch(dtype)
+    if geometry.wide and not _all_finite(dy):
+        # Infinite or NaN gradients must not meet the wide layout's discarded columns.
+        geometry = geometry._replace(wide=False)
+        cached_cols = None
     for chunk in geometry.chunks(out_channels, dtype.itemsize):
-        dy_rows = _rows(dy[chunk])
+        dy_rows = _rows(dy[chunk], geometry)
         if need_weight:
             cols = cached_cols
             if cols is None:
@@ -450,7 +529,8 @@ def conv_transpose2d_forward(x, weight, bias, stride, padding, output_padding, g
                      in zip((height, width), weight.shape[2:], stride, padding, dilation,
                             output_padding))
     geometry = conv_geometry((n, out_channels) + out_size, weight.shape, stride, padding,
-                             dilation, groups, "zeros", out_shape=(height, width))
+                             dilation, groups, "zeros", out_shape=(height, width),
+                             wide=_all_finite(x, weight))
     out = np.empty(geometry.input_shape, dtype)
     if geometry.pointwise:
         w_groups = weight.reshape(groups, in_channels // groups, -1)
@@ -459,7 +539,8 @@ def conv_transpose2d_forward(x, weight, bias, stride, padding, output_padding, g
     else:
         for chunk in geometry.chunks(in_channels, dtype.itemsize):
             chunk_shape = (x[chunk].shape[0], out_channels) + out_size
-            out[chunk] = _input_grad_chunk(_rows(x[chunk]), weight, geometry, chunk_shape)
+            out[chunk] = _input_grad_chunk(_rows(x[chunk], geometry), weight, geometry,
+                                           chunk_shape)
     if bias is not None:
         out += bias.astype(dtype, copy=False).reshape(1, -1, 1, 1)
     return out, ConvTransposeCache(geometry, x, weight)

@@ -62,6 +62,38 @@ def windows(padded, kernel_size, stride, dilation, out_shape):
             yield i, j, padded[..., row, col]
 
 
+def flat_windows(flat, kernel_size, dilation, row_length: int, length: int):
+    """Yield ``(i, j, run)`` for every tap, reading a *flattened* stride-1 image.
+
+    With stride 1, tap ``(i, j)`` of output ``(p, q)`` reads padded pixel
+    ``(p + i * dh, q + j * dw)``, i.e. flat index ``(p + i*dh) * row_length + q + j*dw``.
+    Letting ``q`` run over the whole padded row (``row_length`` values, of which only
+    the first ``out_width`` are real outputs), the tap reads ONE contiguous run of the
+    flattened image, starting at ``i * dh * row_length + j * dw``. Copying long runs is
+    several times faster than copying ``out_height`` short rows; the extra "wide"
+    columns are computed and discarded. The caller gives ``flat`` enough slack at the
+    end for the last tap's run.
+
+    Parameters
+    ----------
+    flat : np.ndarray, shape (..., padded_height_plus_slack * row_length)
+    kernel_size, dilation : (int, int)
+    row_length : int
+        The padded width.
+    length : int
+        ``out_height * row_length``.
+
+    Yields
+    ------
+    i, j : int
+    run : np.ndarray view, shape (..., length)
+    """
+    for i in range(kernel_size[0]):
+        for j in range(kernel_size[1]):
+            start = i * dilation[0] * row_length + j * dilation[1]
+            yield i, j, flat[..., start:start + length]
+
+
 def batch_chunks(n: int, bytes_per_item: int):
     """Yield slices over ``n`` batch items so that each chunk needs <= ``SCRATCH_BYTES``.
 
