@@ -18,3 +18,10 @@ def rng():
 def _seed():
     cnnlab.manual_seed(0)
     torch.manual_seed(0)
+
+
+def pytest_addoption(parser):
+    """``--examples N``: hypothesis examples per op in tests/test_fuzz.py (default 25)."""
+    parser.addoption("--examples", type=int, default=25, metavar="N",
+                     help="examples per op for the differential fuzzer tests/test_fuzz.py "
+                          "(default 25; 1000 runs 11,000 examples)")

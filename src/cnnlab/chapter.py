@@ -349,6 +349,8 @@ def pool2d(X, pool_size, mode="max"):
             [5., 6.]])
     """
     function = "pool2d"
+    if not isinstance(mode, str) or mode not in ("max", "avg"):
+        raise ValueError(f"{function}: mode must be 'max' or 'avg', got {mode!r}")
     X = _array(X, 2, "X", "(height, width)", function)
     size = int_pair(pool_size, "pool_size", function)
     window_output_shape(function, tuple(X.array.shape), size, (1, 1), _NO_PADDING, (1, 1))

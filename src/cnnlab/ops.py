@@ -26,8 +26,11 @@ def _is_scalar(value) -> bool:
     return isinstance(value, (numbers.Number, np.generic)) and not isinstance(value, complex)
 
 
-def as_tensor(value, function="operand") -> Tensor:
-    """``value`` as a Tensor (no copy for Tensors and arrays)."""
+def as_tensor(value, function="operand", name=None) -> Tensor:
+    """``value`` as a Tensor (no copy for Tensors and arrays).
+
+    ``name`` (e.g. ``'weight'``), when given, is the parameter named in the error.
+    """
     if isinstance(value, Tensor):
         return value
     from .creation import to_array
@@ -35,12 +38,16 @@ def as_tensor(value, function="operand") -> Tensor:
     try:
         return Tensor._wrap(to_array(value, copy=False))
     except (TypeError, ValueError) as error:
-        raise TypeError(f"{function}: expected a Tensor, array or number, "
+        what = "expected" if name is None else f"{name} must be"
+        raise TypeError(f"{function}: {what} a Tensor, array or number, "
                         f"got {type(value).__name__} ({error})") from None
 
 
-def _operands(function, *values):
-    """Tensors for ``values`` and the NumPy dtype PyTorch's promotion gives them."""
+def _operands(function, *values, broadcast=True):
+    """Tensors for ``values`` and the NumPy dtype PyTorch's promotion gives them.
+
+    With ``broadcast``, a ValueError naming ``function`` when the shapes do not broadcast.
+    """
     tensors, zero_dim, python = [], [], []
     wrapped = []
     for value in values:
@@ -52,6 +59,15 @@ def _operands(function, *values):
         (tensors if tensor.array.ndim else zero_dim).append(tensor.array.dtype)
         wrapped.append(tensor)
     dtype = dtypes.result_dtype(tensors, zero_dim, python)
+    shapes = [t.array.shape for t in wrapped if t is not None]
+    if broadcast and len(set(shapes)) > 1:
+        try:
+            np.broadcast_shapes(*shapes)
+        except ValueError:
+            raise ValueError(
+                f"{function}: shapes {', '.join(str(tuple(s)) for s in shapes)} cannot be "
+                "broadcast together (aligned from the last dimension, sizes must be equal "
+                "or 1)") from None
     out = []
     for value, tensor in zip(values, wrapped):
         out.append(tensor if tensor is not None else Tensor._wrap(np.asarray(value, dtype=dtype)))
@@ -145,7 +161,7 @@ def neg(a) -> Tensor:
 
 def matmul(a, b) -> Tensor:
     """Matrix product with NumPy's (and PyTorch's) rules for 1-D and batched operands."""
-    (a, b), dtype = _operands("matmul", a, b)
+    (a, b), dtype = _operands("matmul", a, b, broadcast=False)
     x, y = _cast(a, dtype), _cast(b, dtype)
     if x.ndim == 0 or y.ndim == 0:
         raise ValueError("matmul: both arguments need at least one dimension, "
@@ -558,7 +574,8 @@ def softmax(a, dim=-1) -> Tensor:
     a = as_tensor(a, "softmax")
     axis = a._dim(dim, "softmax")
     x = a.array if a.array.dtype.kind == "f" else a.array.astype(np.float32)
-    shifted = np.exp(x - np.max(x, axis=axis, keepdims=True))
+    # initial=-inf: an empty axis gives an empty result (as PyTorch), not a NumPy error
+    shifted = np.exp(x - np.max(x, axis=axis, keepdims=True, initial=-np.inf))
     out = shifted / np.sum(shifted, axis=axis, keepdims=True)
     return record("Softmax", out, (a,),
                   lambda g: (out * (g - np.sum(g * out, axis=axis, keepdims=True)),))
@@ -568,7 +585,7 @@ def log_softmax(a, dim=-1) -> Tensor:
     a = as_tensor(a, "log_softmax")
     axis = a._dim(dim, "log_softmax")
     x = a.array if a.array.dtype.kind == "f" else a.array.astype(np.float32)
-    shifted = x - np.max(x, axis=axis, keepdims=True)
+    shifted = x - np.max(x, axis=axis, keepdims=True, initial=-np.inf)
     out = shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
     return record("LogSoftmax", out, (a,),
                   lambda g: (g - np.exp(out) * np.sum(g, axis=axis, keepdims=True),))

@@ -25,7 +25,7 @@ class Optimizer:
         self.defaults = defaults
         self.state = {}
         self.param_groups = []
-        params = list(params)
+        params = _param_list(params, type(self).__name__, "params")
         if not params:
             raise ValueError(f"{type(self).__name__}: got an empty parameter list")
         groups = params if isinstance(params[0], dict) else [{"params": params}]
@@ -33,9 +33,13 @@ class Optimizer:
             self.add_param_group(group)
 
     def add_param_group(self, group: dict) -> None:
+        owner = type(self).__name__
+        if not isinstance(group, dict) or "params" not in group:
+            raise TypeError(f"{owner}: a parameter group must be a dict with a 'params' key, "
+                            f"got {group!r}")
         group = dict(group)
-        params = group["params"]
-        group["params"] = [params] if isinstance(params, Tensor) else list(params)
+        group["params"] = _param_list(group["params"], owner, "params of a parameter group",
+                                      allow_tensor=True)
         for param in group["params"]:
             if not isinstance(param, Tensor):
                 raise TypeError(f"{type(self).__name__}: params must be Tensors, got "
@@ -117,12 +121,30 @@ class Optimizer:
             self.state[id(param)] = restored
 
 
+def _param_list(params, owner, name, allow_tensor=False) -> list:
+    """``params`` (an iterable of Tensors or of group dicts) as a list, or a TypeError."""
+    if isinstance(params, Tensor):
+        if allow_tensor:
+            return [params]
+        raise TypeError(f"{owner}: {name} must be an iterable of Tensors or dicts (e.g. "
+                        f"model.parameters()), got a single Tensor; wrap it in a list")
+    if isinstance(params, (str, bytes, dict)) or not hasattr(params, "__iter__"):
+        raise TypeError(f"{owner}: {name} must be an iterable of Tensors or dicts (e.g. "
+                        f"model.parameters()), got {type(params).__name__}")
+    return list(params)
+
+
 def _check_number(owner, name, value, low=0.0, high=math.inf, low_open=False):
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and (
-        low < value if low_open else low <= value) and value < high
-    if not ok:
-        interval = f"{'(' if low_open else '['}{low}, {high})"
+    interval = f"{'(' if low_open else '['}{low}, {high})"
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{owner}: {name} must be a number in {interval}, got {value!r}")
+    if not ((low < value if low_open else low <= value) and value < high):
         raise ValueError(f"{owner}: {name} must be a number in {interval}, got {value!r}")
+
+
+def _check_flag(owner, name, value):
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{owner}: {name} must be True or False, got {value!r}")
 
 
 class SGD(Optimizer):
@@ -138,6 +160,9 @@ class SGD(Optimizer):
         _check_number("SGD", "lr", lr)
         _check_number("SGD", "momentum", momentum)
         _check_number("SGD", "weight_decay", weight_decay)
+        _check_number("SGD", "dampening", dampening)
+        _check_flag("SGD", "nesterov", nesterov)
+        _check_flag("SGD", "maximize", maximize)
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError("SGD: Nesterov momentum requires a momentum > 0 and zero dampening")
         super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
@@ -173,6 +198,8 @@ class Adam(Optimizer):
         _check_number("Adam", "lr", lr)
         _check_number("Adam", "eps", eps)
         _check_number("Adam", "weight_decay", weight_decay)
+        _check_flag("Adam", "amsgrad", amsgrad)
+        _check_flag("Adam", "maximize", maximize)
         if not (isinstance(betas, (tuple, list)) and len(betas) == 2):
             raise ValueError(f"Adam: betas must be a pair of numbers in [0, 1), got {betas!r}")
         for i, beta in enumerate(betas):

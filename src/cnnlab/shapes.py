@@ -168,9 +168,16 @@ def taps_inside(in_size: int, out_size: int, kernel_size: int, stride: int, dila
     """
     low = 0 if low is None else low
     high = in_size if high is None else high
-    starts = np.arange(out_size, dtype=np.int64) * stride - pad_lo
-    positions = starts[:, None] + dilation * np.arange(kernel_size, dtype=np.int64)[None, :]
-    return ((positions >= low) & (positions < high)).sum(axis=1)
+    # Tap t of the window starting at s lands in [low, high) iff
+    # ceil((low - s) / dilation) <= t <= floor((high - 1 - s) / dilation); count the t in
+    # [0, kernel_size) between those bounds (no (out_size, kernel_size) scratch). Python
+    # ints (dtype object) where int64 could overflow.
+    huge = max(abs(int(v)) for v in (in_size, out_size * stride, kernel_size * dilation,
+                                      pad_lo, low, high)) >= 2**62
+    starts = np.arange(out_size, dtype=object if huge else np.int64) * stride - pad_lo
+    first = np.maximum(-((starts - low) // dilation), 0)
+    last = np.minimum((high - 1 - starts) // dilation, kernel_size - 1)
+    return np.maximum(last - first + 1, 0).astype(np.int64)
 
 
 def check_windows_hold_input(function: str, input_size, out_size, kernel_size, stride,
@@ -182,13 +189,29 @@ def check_windows_hold_input(function: str, input_size, out_size, kernel_size, s
     """
     for axis, n, o, k, s, p, d in zip(AXES, input_size, out_size, kernel_size, stride,
                                       padding, dilation):
-        counts = taps_inside(n, o, k, s, d, p[0])
-        if counts.size and counts.min() == 0:
-            index = int(np.argmin(counts))
+        index = _first_empty_window(n, o, k, s, p[0], d)
+        if index is not None:
             raise ValueError(
                 f"{function}: padding {p} along the {axis} leaves window {index} (of {o}) "
                 f"with no input element (input {n}, kernel {k}, stride {s}, dilation {d}); "
                 f"every pooling window must overlap the input: reduce the padding")
+
+
+def _first_empty_window(in_size, out_size, kernel_size, stride, pad_lo, dilation):
+    """Index of the first window with no tap inside the input, or None."""
+    if out_size < 1:
+        return None
+    if dilation <= in_size:
+        # No gap between taps is wider than the input, so a window holds an input
+        # element iff it starts in [-dilation * (kernel - 1), in): check both ends in O(1)
+        # (any padding, however large, costs nothing).
+        if -pad_lo < -dilation * (kernel_size - 1):
+            return 0
+        if (out_size - 1) * stride - pad_lo >= in_size:
+            return -(-(in_size + pad_lo) // stride)
+        return None
+    counts = taps_inside(in_size, out_size, kernel_size, stride, dilation, pad_lo)
+    return int(np.argmin(counts)) if counts.min() == 0 else None
 
 
 def transposed_output_size(in_size: int, kernel_size: int, stride: int, padding=(0, 0),
@@ -207,7 +230,10 @@ def transposed_output_size(in_size: int, kernel_size: int, stride: int, padding=
 def _spatial(input_size, function):
     if _is_int(input_size):
         return (int(input_size),) * 2
-    size = tuple(input_size)
+    try:
+        size = tuple(input_size)
+    except TypeError:
+        size = ()
     if len(size) < 2 or not all(_is_int(s) and s >= 0 for s in size):
         raise TypeError(f"{function}: input_size must be an int or a shape ending in "
                         f"(height, width), got {input_size!r}")
@@ -249,6 +275,8 @@ def pool2d_output_shape(input_size, kernel_size, stride=None, padding=0, dilatio
     (3, 2)
     """
     function = "pool2d_output_shape"
+    if not isinstance(ceil_mode, (bool, np.bool_)):
+        raise TypeError(f"{function}: ceil_mode must be True or False, got {ceil_mode!r}")
     size = _spatial(input_size, function)
     kernel = int_pair(kernel_size, "kernel_size", function)
     stride = kernel if stride is None else int_pair(stride, "stride", function)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 from .. import ops
@@ -23,17 +25,31 @@ def linear(input, weight, bias=None):
     Returns
     -------
     Tensor, shape (*, out_features)
+
+    Raises
+    ------
+    ValueError
+        For a weight that is not 2-D, an input whose last dimension is not
+        ``in_features``, or a bias of the wrong shape.
+    TypeError
+        For floating input and weight of different dtypes (as PyTorch). Beyond
+        PyTorch: integer input (e.g. nested lists of ints) is promoted.
     """
-    input, weight = as_tensor(input, "linear"), as_tensor(weight, "linear")
+    input, weight = as_tensor(input, "linear", "input"), as_tensor(weight, "linear", "weight")
     if weight.array.ndim != 2:
         raise ValueError(f"linear: weight must be 2-D (out_features, in_features), "
                          f"got shape {tuple(weight.array.shape)}")
     if input.array.ndim == 0 or input.array.shape[-1] != weight.array.shape[1]:
         raise ValueError(f"linear: input's last dimension must equal in_features = "
                          f"{weight.array.shape[1]}, got input shape {tuple(input.array.shape)}")
+    floating = (input.array.dtype.kind == "f", weight.array.dtype.kind == "f")
+    if all(floating) and input.array.dtype != weight.array.dtype:
+        raise TypeError(f"linear: input dtype {input.dtype!r} and weight dtype {weight.dtype!r} "
+                        f"differ; use the same floating dtype for both (e.g. "
+                        f"input.to(weight.dtype))")
     out = ops.matmul(input, ops.t(weight))
     if bias is not None:
-        bias = as_tensor(bias, "linear")
+        bias = as_tensor(bias, "linear", "bias")
         if bias.array.shape != (weight.array.shape[0],):
             raise ValueError(f"linear: bias must have shape ({weight.array.shape[0]},), "
                              f"got {tuple(bias.array.shape)}")
@@ -46,9 +62,13 @@ def dropout(input, p=0.5, training=True, inplace=False):
 
     Uses cnnlab's generator (:func:`cnnlab.manual_seed`). Identity when not training.
     """
-    if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p <= 1:
+    if isinstance(p, (bool, np.bool_)) or not isinstance(p, numbers.Real):
+        raise TypeError(f"dropout: p must be a probability in [0, 1], got {p!r}")
+    if not 0 <= p <= 1:
         raise ValueError(f"dropout: p must be a probability in [0, 1], got {p!r}")
-    input = as_tensor(input, "dropout")
+    if not isinstance(training, (bool, np.bool_)):
+        raise TypeError(f"dropout: training must be True or False, got {training!r}")
+    input = as_tensor(input, "dropout", "input")
     if not training or p == 0:
         return input
     from ..creation import _rng

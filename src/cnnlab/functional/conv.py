@@ -17,7 +17,7 @@ from ..kernels import conv as conv_kernels
 from ..ops import as_tensor, reshape
 from ..shapes import (_is_int, formula, int_pair, padding_pairs, transposed_output_size,
                       window_output_shape)
-from ._common import matching_dtypes, restore_batch, spatial_input
+from ._common import empty_result, matching_dtypes, restore_batch, spatial_input
 
 __all__ = ["conv2d", "conv_transpose2d", "fold", "unfold"]
 
@@ -28,7 +28,7 @@ PADDING_MODES = tuple(conv_kernels.PADDING_MODES)
 
 
 def _weight(weight, function: str):
-    weight = as_tensor(weight, function)
+    weight = as_tensor(weight, function, "weight")
     shape = tuple(weight.array.shape)
     if len(shape) != 4:
         raise ValueError(f"{function}: weight must be 4-D, got shape {shape}")
@@ -48,7 +48,7 @@ def _groups(groups, function: str) -> int:
 def _bias(bias, out_channels: int, function: str):
     if bias is None:
         return None
-    bias = as_tensor(bias, function)
+    bias = as_tensor(bias, function, "bias")
     if tuple(bias.array.shape) != (out_channels,):
         raise ValueError(f"{function}: bias must have shape ({out_channels},) (one value per "
                          f"output channel), got shape {tuple(bias.array.shape)}")
@@ -56,7 +56,7 @@ def _bias(bias, out_channels: int, function: str):
 
 
 def _padding_mode(padding_mode, padding, input_size, function: str) -> str:
-    if padding_mode not in PADDING_MODES:
+    if not isinstance(padding_mode, str) or padding_mode not in PADDING_MODES:
         raise ValueError(f"{function}: padding_mode must be one of {PADDING_MODES}, "
                          f"got {padding_mode!r}")
     if padding_mode != "zeros" and min(input_size) == 0 and any(any(p) for p in padding):
@@ -123,7 +123,8 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1,
     Notes
     -----
     ``OH = floor((H + top + bottom - dh * (kh - 1) - 1) / sh) + 1`` and likewise ``OW``
-    (:func:`cnnlab.shapes.output_size`).
+    (:func:`cnnlab.shapes.output_size`). An empty batch (``N = 0``) gives an empty
+    output and zero weight and bias gradients, as in PyTorch.
 
     Beyond PyTorch: ``F.conv2d`` has neither per-side padding, nor ``'same'`` with a
     stride > 1, nor ``padding_mode`` (only ``nn.Conv2d`` has it, and it limits
@@ -163,7 +164,10 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1,
     padding = padding_pairs(padding, function, input_size=input_size, kernel_size=kernel_size,
                             stride=stride, dilation=dilation)
     padding_mode = _padding_mode(padding_mode, padding, input_size, function)
-    window_output_shape(function, input_size, kernel_size, stride, padding, dilation)
+    out_size = window_output_shape(function, input_size, kernel_size, stride, padding, dilation)
+    if input.array.shape[0] == 0:
+        return empty_result("Convolution", (input, weight, bias), (0, out_channels) + out_size,
+                            batched, dtype)
 
     x, w, b = _arrays(dtype, input, weight, bias)
     out, cache = conv_kernels.conv2d_forward(x, w, b, stride, padding, dilation, groups,
@@ -282,14 +286,19 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
                 f"{function}: output_padding must be smaller than either stride or dilation, "
                 f"got output_padding {output_padding}, stride {stride}, dilation {dilation} "
                 f"(fails along the {axis})")
+    out_size = []
     for axis, n, k, s, p, d, e in zip(("height", "width"), input_size, kernel_size, stride,
                                       padding, dilation, output_padding):
         size = transposed_output_size(n, k, s, p, d, e)
+        out_size.append(size)
         if size < 1:
             raise ValueError(
                 f"{function}: the output {axis} would be {size}: out = (in - 1)*stride - "
                 f"pad_lo - pad_hi + dilation*(kernel-1) + output_padding + 1 = ({n} - 1)*{s} "
                 f"- {p[0]} - {p[1]} + {d}*({k}-1) + {e} + 1 = {size}; reduce the padding")
+    if input.array.shape[0] == 0:
+        return empty_result("ConvolutionTranspose", (input, weight, bias),
+                            (0, out_channels) + tuple(out_size), batched, dtype)
 
     x, w, b = _arrays(dtype, input, weight, bias)
     out, cache = conv_kernels.conv_transpose2d_forward(x, w, b, stride, padding,
@@ -350,8 +359,12 @@ def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
     input_size = input.array.shape[2:]
     kernel_size, dilation, padding, stride = _window_arguments(
         function, kernel_size, dilation, padding, stride, input_size)
-    window_output_shape(function, input_size, kernel_size, stride, padding, dilation)
+    out_h, out_w = window_output_shape(function, input_size, kernel_size, stride, padding,
+                                       dilation)
     shape = input.array.shape
+    if shape[0] == 0:
+        return empty_result("Im2Col", input, (0, shape[1] * kernel_size[0] * kernel_size[1],
+                                             out_h * out_w), batched)
     out = conv_kernels.unfold_forward(input.array, kernel_size, dilation, padding, stride)
 
     def backward(grad):
@@ -391,7 +404,7 @@ def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
               [1, 2, 1]]]])
     """
     function = "fold"
-    tensor = as_tensor(input, function)
+    tensor = as_tensor(input, function, "input")
     ndim = tensor.array.ndim
     if ndim not in (2, 3):
         raise ValueError(f"{function}: input must be 2-D (C * kh * kw, L) or 3-D "
@@ -418,6 +431,8 @@ def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
                       dilation[0])
             + "; " + formula("width", output_size[1], kernel_size[1], stride[1], padding[1],
                              dilation[1]))
+    if tensor.array.shape[0] == 0:
+        return empty_result("Col2Im", tensor, (0, rows // kernel_area) + output_size, batched)
     out = conv_kernels.fold_forward(tensor.array, output_size, kernel_size, dilation,
                                     padding, stride)
 

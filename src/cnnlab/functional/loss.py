@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 from .. import ops
@@ -12,8 +14,25 @@ REDUCTIONS = ("mean", "sum", "none")
 
 
 def _check_reduction(reduction, function):
-    if reduction not in REDUCTIONS:
+    if not isinstance(reduction, str) or reduction not in REDUCTIONS:
         raise ValueError(f"{function}: reduction must be one of {REDUCTIONS}, got {reduction!r}")
+
+
+def _check_ignore_index(ignore_index, function):
+    if isinstance(ignore_index, (bool, np.bool_)) or not isinstance(
+            ignore_index, (numbers.Integral, np.integer)):
+        raise TypeError(f"{function}: ignore_index must be an int, got {ignore_index!r}")
+
+
+def _class_weight(weight, classes: int, function: str):
+    """``weight`` as a Tensor of shape ``(classes,)``, or None."""
+    if weight is None:
+        return None
+    weight = as_tensor(weight, function, "weight")
+    if tuple(weight.array.shape) != (classes,):
+        raise ValueError(f"{function}: weight must have shape ({classes},) (one value per "
+                         f"class), got shape {tuple(weight.array.shape)}")
+    return weight
 
 
 def _classes_last(x: np.ndarray) -> np.ndarray:
@@ -35,9 +54,15 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
     weight : array_like, shape (C,), optional
         Per-class weights; ``'mean'`` divides by the sum of the targets' weights.
     """
-    function = "nll_loss"
+    return _nll_loss(input, target, weight, ignore_index, reduction, "nll_loss")
+
+
+def _nll_loss(input, target, weight, ignore_index, reduction, function):
+    """:func:`nll_loss`, with errors naming ``function`` (it also serves cross_entropy)."""
     _check_reduction(reduction, function)
-    input, target = as_tensor(input, function), as_tensor(target, function)
+    _check_ignore_index(ignore_index, function)
+    input = as_tensor(input, function, "input")
+    target = as_tensor(target, function, "target")
     x, t = input.array, target.array
     if x.ndim == 0:
         raise ValueError(f"{function}: input must have a class dimension, got a 0-d tensor")
@@ -57,7 +82,8 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
         raise ValueError(f"{function}: target {bad} is out of bounds for {classes} classes "
                          f"(allowed: 0..{classes - 1} or ignore_index={ignore_index})")
     safe_t = np.where(valid, flat_t, 0)
-    w = np.ones(classes, dtype=x.dtype) if weight is None else as_tensor(weight).array.astype(x.dtype)
+    weight = _class_weight(weight, classes, function)
+    w = np.ones(classes, dtype=x.dtype) if weight is None else weight.array.astype(x.dtype)
     sample_weight = np.where(valid, w[safe_t], 0).astype(x.dtype)
     picked = flat_x[np.arange(flat_x.shape[0]), safe_t]
     losses = -sample_weight * picked
@@ -90,12 +116,21 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
     """
     function = "cross_entropy"
     _check_reduction(reduction, function)
+    _check_ignore_index(ignore_index, function)
+    if isinstance(label_smoothing, (bool, np.bool_)) or not isinstance(label_smoothing,
+                                                                        numbers.Real):
+        raise TypeError(f"{function}: label_smoothing must be a number in [0, 1], "
+                        f"got {label_smoothing!r}")
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"{function}: label_smoothing must be in [0, 1], got {label_smoothing!r}")
-    input, target = as_tensor(input, function), as_tensor(target, function)
+    input = as_tensor(input, function, "input")
+    target = as_tensor(target, function, "target")
+    if input.array.ndim == 0:
+        raise ValueError(f"{function}: input must have a class dimension, got a 0-d tensor")
     class_dim = 1 if input.array.ndim > 1 else 0
     log_probs = ops.log_softmax(input, class_dim)
     classes = input.array.shape[class_dim]
+    weight = _class_weight(weight, classes, function)
     if target.array.dtype.kind == "f":
         if target.array.shape != input.array.shape:
             raise ValueError(f"{function}: probability targets must have the input's shape "
@@ -107,19 +142,19 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
         if weight is not None:
             shape = [1] * input.array.ndim
             shape[class_dim] = classes
-            terms = ops.mul(terms, as_tensor(weight).reshape(shape))
+            terms = ops.mul(terms, weight.reshape(shape))
         losses = ops.neg(ops.sum(terms, class_dim))
         if reduction == "none":
             return losses
         total = ops.sum(losses)
         return total if reduction == "sum" else ops.div(total, losses.array.size or 1)
-    loss = nll_loss(log_probs, target, weight, ignore_index, reduction)
+    loss = _nll_loss(log_probs, target, weight, ignore_index, reduction, function)
     if not label_smoothing:
         return loss
     # Smoothing: mix in the mean over classes of -log p (weighted as PyTorch does).
     shape = [1] * input.array.ndim
     shape[class_dim] = classes
-    terms = log_probs if weight is None else ops.mul(log_probs, as_tensor(weight).reshape(shape))
+    terms = log_probs if weight is None else ops.mul(log_probs, weight.reshape(shape))
     smooth = ops.neg(ops.sum(terms, class_dim))
     valid = as_tensor((target.array != ignore_index).astype(input.array.dtype))
     smooth = ops.mul(smooth, valid)
@@ -129,7 +164,7 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
         if weight is None:
             smooth = ops.div(ops.sum(smooth), float(valid.array.sum()))
         else:
-            w = as_tensor(weight).array
+            w = weight.array
             t = np.where(target.array != ignore_index, target.array, 0)
             smooth = ops.div(ops.sum(smooth), float((w[t] * valid.array).sum()))
     return ops.add(ops.mul(loss, 1 - label_smoothing), ops.mul(smooth, label_smoothing / classes))
@@ -137,7 +172,15 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
 
 def mse_loss(input, target, reduction="mean"):
     """Mean (or sum) of squared differences; shapes broadcast as in PyTorch."""
-    _check_reduction(reduction, "mse_loss")
+    function = "mse_loss"
+    _check_reduction(reduction, function)
+    input = as_tensor(input, function, "input")
+    target = as_tensor(target, function, "target")
+    try:
+        np.broadcast_shapes(input.array.shape, target.array.shape)
+    except ValueError:
+        raise ValueError(f"{function}: input shape {tuple(input.array.shape)} and target shape "
+                         f"{tuple(target.array.shape)} cannot be broadcast together") from None
     diff = ops.sub(input, target)
     squared = ops.mul(diff, diff)
     if reduction == "none":

@@ -14,6 +14,8 @@ for 31x31 on 512x512) and needs scratch of one output, not ``P * Q`` outputs.
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 from .. import dtypes
@@ -70,7 +72,7 @@ def pad(input, pad, mode="constant", value=None):
     Raises
     ------
     TypeError
-        If ``pad`` is not a sequence of ints.
+        If ``pad`` is not a sequence of ints, or ``value`` is not a real number.
     ValueError
         For an odd-length ``pad``, more pairs than dimensions, an unknown ``mode``,
         a ``value`` with a non-constant mode, an input of the wrong rank for a
@@ -107,7 +109,7 @@ def pad(input, pad, mode="constant", value=None):
     tensor([[9, 0, 1]])
     """
     function = "pad"
-    tensor = as_tensor(input, function)
+    tensor = as_tensor(input, function, "input")
     shape = tensor.array.shape
     widths = _pad_widths(function, pad, shape, mode, value)
     if mode == "constant":
@@ -116,6 +118,8 @@ def pad(input, pad, mode="constant", value=None):
     else:
         out = pad_kernels.pad(tensor.array, widths, mode)
         name = f"{_PAD_NAMES[mode]}{len(pad) // 2}D"
+    if np.may_share_memory(out, tensor.array):  # zero padding: never hand out a view
+        out = out.copy()
 
     def backward(grad):
         return (pad_kernels.pad_backward(grad, widths, mode, shape),)
@@ -127,6 +131,10 @@ def _pad_widths(function, pad, shape, mode, value) -> list:
     if not isinstance(pad, (tuple, list)) or not all(_is_int(p) for p in pad):
         raise TypeError(f"{function}: pad must be a tuple of ints (left, right, top, bottom, "
                         f"...), starting from the last dimension, got {pad!r}")
+    if value is not None and not _is_real_number(value):
+        raise TypeError(f"{function}: value must be a real number or None, got {value!r}")
+    if not isinstance(mode, str) or mode not in PAD_MODES:
+        raise ValueError(f"{function}: mode must be one of {PAD_MODES}, got {mode!r}")
     ndim = len(shape)
     if len(pad) % 2:
         raise ValueError(f"{function}: pad must hold (before, after) pairs, so its length must "
@@ -213,6 +221,8 @@ def correlate2d(in1, in2, mode="full", boundary="fill", fillvalue=0):
         For inputs that are not 2-D or are empty, an unknown ``mode`` or
         ``boundary``, a non-scalar ``fillvalue``, or, in mode ``'valid'``, a kernel
         larger than the input along either axis.
+    TypeError
+        For a ``fillvalue`` that is not a real number.
 
     Notes
     -----
@@ -277,8 +287,12 @@ def convolve2d(in1, in2, mode="full", boundary="fill", fillvalue=0):
     return _correlate("convolve2d", in1, in2, mode, boundary, fillvalue, flip=True)
 
 
+def _is_real_number(value) -> bool:
+    return isinstance(value, (numbers.Real, np.bool_, np.integer, np.floating))
+
+
 def _matrix(value, name, function):
-    tensor = as_tensor(value, function)
+    tensor = as_tensor(value, function, name)
     if tensor.array.ndim != 2:
         raise ValueError(f"{function}: {name} must be a 2-D array (height, width), got shape "
                          f"{tuple(tensor.array.shape)}")
@@ -289,16 +303,24 @@ def _matrix(value, name, function):
 
 def _correlate(function, in1, in2, mode, boundary, fillvalue, flip):
     x, w = _matrix(in1, "in1", function), _matrix(in2, "in2", function)
-    if boundary not in _BOUNDARIES:
+    if not isinstance(boundary, str) or boundary not in _BOUNDARIES:
         raise ValueError(f"{function}: boundary must be 'fill', 'wrap' or 'symm' (or the "
                          f"aliases 'pad', 'circular', 'symmetric'), got {boundary!r}")
     pad_mode = _BOUNDARIES[boundary]
-    if np.ndim(fillvalue) != 0 and np.size(fillvalue) != 1:
+    try:
+        fill_array = np.asarray(fillvalue)
+    except ValueError:  # ragged sequences
+        fill_array = np.asarray(None)
+    if fill_array.dtype.kind not in "biuf":
+        raise TypeError(f"{function}: fillvalue must be a real number, got {fillvalue!r}")
+    if fill_array.size != 1:
         raise ValueError(f"{function}: fillvalue must be a scalar, got {fillvalue!r}")
     dtype = dtypes.result_dtype([x.array.dtype, w.array.dtype])
     if dtype.kind in "biu":
         dtype = np.dtype(np.int64)
 
+    if not isinstance(mode, str) or mode not in CORRELATE_MODES:
+        raise ValueError(f"{function}: mode must be one of {CORRELATE_MODES}, got {mode!r}")
     (rows, cols), (k_rows, k_cols) = x.array.shape, w.array.shape
     if mode == "full":
         padding = ((k_rows - 1, k_rows - 1), (k_cols - 1, k_cols - 1))

@@ -29,7 +29,7 @@ from ..kernels import pool as kernels
 from ..shapes import (check_windows_hold_input, int_pair, padding_pairs,
                       window_output_shape)
 from ..tensor import Tensor
-from ._common import restore_batch, spatial_input
+from ._common import empty_result, restore_batch, spatial_input
 
 # ------------------------------------------------------------ argument checks
 
@@ -68,8 +68,8 @@ def _window_args(function: str, x: Tensor, kernel_size, stride, padding, dilatio
     return kernel, stride, pads, dilation, ceil_mode
 
 
-def _adaptive_args(function: str, x: Tensor, output_size) -> tuple:
-    """``output_size`` as ``(out_height, out_width)``; ``None`` keeps the input's size."""
+def _adaptive_entries(function: str, output_size) -> tuple:
+    """``output_size`` as a pair of ints or None (checked types and signs)."""
     if _is_int(output_size):
         entries = (output_size, output_size)
     elif (isinstance(output_size, (tuple, list)) and len(output_size) == 2
@@ -78,14 +78,35 @@ def _adaptive_args(function: str, x: Tensor, output_size) -> tuple:
     else:
         raise TypeError(f"{function}: output_size must be an int or a pair (height, width) "
                         f"of ints or None, got {output_size!r}")
+    if any(e is not None and e < 0 for e in entries):
+        raise ValueError(f"{function}: output_size must be >= 0, got {output_size!r}")
+    return entries
+
+
+def _adaptive_args(function: str, x: Tensor, output_size) -> tuple:
+    """``output_size`` as ``(out_height, out_width)``; ``None`` keeps the input's size."""
+    entries = _adaptive_entries(function, output_size)
     input_size = x.array.shape[-2:]
     if min(input_size) < 1:
         raise ValueError(f"{function}: input must have a non-zero height and width, got "
                          f"shape {tuple(x.array.shape)}")
-    size = tuple(n if e is None else int(e) for e, n in zip(entries, input_size))
-    if min(size) < 0:
-        raise ValueError(f"{function}: output_size must be >= 0, got {output_size!r}")
-    return size
+    return tuple(n if e is None else int(e) for e, n in zip(entries, input_size))
+
+
+def _norm_type(norm_type, function: str) -> float:
+    """Lp pooling's ``p`` as a float > 0 (``inf`` allowed)."""
+    if (isinstance(norm_type, (bool, np.bool_)) or not isinstance(norm_type, numbers.Real)
+            or not norm_type > 0):
+        raise ValueError(f"{function}: norm_type must be a number > 0 (inf for the maximum), "
+                         f"got {norm_type!r}")
+    return float(norm_type)
+
+
+def _divisor(divisor_override, function: str):
+    if divisor_override is not None and (not _is_int(divisor_override) or divisor_override == 0):
+        raise ValueError(f"{function}: divisor_override must be a non-zero int or None, "
+                         f"got {divisor_override!r}")
+    return divisor_override
 
 
 def _indices_tensor(indices: np.ndarray, batched: bool) -> Tensor:
@@ -205,9 +226,7 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
     window = _window_args(function, x, kernel_size, stride, padding, dilation, ceil_mode)
     kernel, stride, pads, dilation, ceil_mode = window
     count_include_pad = _flag(count_include_pad, "count_include_pad", function)
-    if divisor_override is not None and (not _is_int(divisor_override) or divisor_override == 0):
-        raise ValueError(f"{function}: divisor_override must be a non-zero int or None, "
-                         f"got {divisor_override!r}")
+    divisor_override = _divisor(divisor_override, function)
     options = dict(count_include_pad=count_include_pad, divisor_override=divisor_override)
     args = (kernel, stride, pads, dilation, ceil_mode)
     out = kernels.avg_pool2d(x.array, *args, **options)
@@ -263,11 +282,7 @@ def lp_pool2d(input, norm_type, kernel_size, stride=None, ceil_mode=False, paddi
     """
     function = "lp_pool2d"
     x, batched = _pool_input(input, function)
-    if (isinstance(norm_type, (bool, np.bool_)) or not isinstance(norm_type, numbers.Real)
-            or not norm_type > 0):
-        raise ValueError(f"{function}: norm_type must be a number > 0 (inf for the maximum), "
-                         f"got {norm_type!r}")
-    norm_type = float(norm_type)
+    norm_type = _norm_type(norm_type, function)
     window = _window_args(function, x, kernel_size, stride, padding, dilation, ceil_mode)
     array = x.array
     out = kernels.lp_pool2d(array, norm_type, *window)
@@ -308,6 +323,8 @@ def adaptive_avg_pool2d(input, output_size):
     function = "adaptive_avg_pool2d"
     x, batched = _pool_input(input, function)
     size = _adaptive_args(function, x, output_size)
+    if x.array.shape[0] == 0 or min(size) == 0:
+        return empty_result("AdaptiveAvgPool2D", x, x.array.shape[:2] + size, batched)
     out = kernels.adaptive_avg_pool2d(x.array, size)
     shape = x.array.shape
     result = record("AdaptiveAvgPool2D", out, (x,),
@@ -347,6 +364,11 @@ def adaptive_max_pool2d(input, output_size, return_indices=False):
     size = _adaptive_args(function, x, output_size)
     return_indices = _flag(return_indices, "return_indices", function)
     array = x.array
+    if array.shape[0] == 0 or min(size) == 0:
+        result = empty_result("AdaptiveMaxPool2D", x, array.shape[:2] + size, batched)
+        if return_indices:
+            return result, _indices_tensor(np.zeros(array.shape[:2] + size, np.int64), batched)
+        return result
     if return_indices:
         out, indices = kernels.adaptive_max_pool2d(array, size, return_indices=True)
     else:
@@ -447,6 +469,8 @@ def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_siz
     else:
         size = _unpool_size(output_size, ndim, function)
     index_array = index_tensor.array
+    if x.array.shape[0] == 0:
+        return empty_result("MaxUnpool2D", x, x.array.shape[:2] + size, batched)
     out = kernels.max_unpool2d(x.array, index_array, size)
     result = record("MaxUnpool2D", out, (x,),
                     lambda grad: (kernels.max_unpool2d_backward(grad, index_array),))

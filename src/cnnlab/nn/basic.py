@@ -22,7 +22,10 @@ class Linear(Module):
     def __init__(self, in_features, out_features, bias=True, device=None, dtype=None):
         super().__init__()
         for name, value in (("in_features", in_features), ("out_features", out_features)):
-            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
+            if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Integral,
+                                                                             np.integer)):
+                raise TypeError(f"Linear: {name} must be a non-negative int, got {value!r}")
+            if value < 0:
                 raise ValueError(f"Linear: {name} must be a non-negative int, got {value!r}")
         self.in_features, self.out_features = int(in_features), int(out_features)
         target = as_dtype(dtype).numpy if dtype is not None else np.float32
@@ -65,7 +68,9 @@ class Dropout(Module):
 
     def __init__(self, p=0.5, inplace=False):
         super().__init__()
-        if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p <= 1:
+        if isinstance(p, (bool, np.bool_)) or not isinstance(p, numbers.Real):
+            raise TypeError(f"Dropout: p must be a probability in [0, 1], got {p!r}")
+        if not 0 <= p <= 1:
             raise ValueError(f"Dropout: p must be a probability in [0, 1], got {p!r}")
         self.p, self.inplace = p, inplace
 

@@ -8,7 +8,8 @@ import numpy as np
 
 from .. import functional as F
 from ..dtypes import as_dtype
-from ..shapes import int_pair, padding_pairs, transposed_output_size
+from ..functional._common import spatial_input
+from ..shapes import _is_int, int_pair, padding_pairs, transposed_output_size
 from . import init
 from .module import Module, Parameter
 
@@ -16,9 +17,23 @@ PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 
 
 def _positive_int(value, name, layer):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Integral,
+                                                                     np.integer)):
+        raise TypeError(f"{layer}: {name} must be a positive int, got {value!r}")
+    if value < 1:
         raise ValueError(f"{layer}: {name} must be a positive int, got {value!r}")
     return int(value)
+
+
+def _channels(in_channels, out_channels, groups, layer):
+    """``(in_channels, out_channels, groups)`` checked: positive ints, divisible by groups."""
+    in_channels = _positive_int(in_channels, "in_channels", layer)
+    out_channels = _positive_int(out_channels, "out_channels", layer)
+    groups = _positive_int(groups, "groups", layer)
+    if in_channels % groups or out_channels % groups:
+        raise ValueError(f"{layer}: in_channels ({in_channels}) and out_channels "
+                         f"({out_channels}) must both be divisible by groups ({groups})")
+    return in_channels, out_channels, groups
 
 
 class _ConvNd(Module):
@@ -28,12 +43,8 @@ class _ConvNd(Module):
                  groups, bias, padding_mode, weight_shape, dtype, output_padding=0):
         super().__init__()
         layer = self._name
-        self.in_channels = _positive_int(in_channels, "in_channels", layer)
-        self.out_channels = _positive_int(out_channels, "out_channels", layer)
-        self.groups = _positive_int(groups, "groups", layer)
-        if in_channels % groups or out_channels % groups:
-            raise ValueError(f"{layer}: in_channels ({in_channels}) and out_channels "
-                             f"({out_channels}) must both be divisible by groups ({groups})")
+        self.in_channels, self.out_channels, self.groups = _channels(
+            in_channels, out_channels, groups, layer)
         self.kernel_size = int_pair(kernel_size, "kernel_size", layer)
         self.stride = int_pair(stride, "stride", layer)
         self.dilation = int_pair(dilation, "dilation", layer)
@@ -47,7 +58,7 @@ class _ConvNd(Module):
             pairs = padding_pairs(padding, layer)
             symmetric = all(lo == hi for lo, hi in pairs)
             self.padding = tuple(lo for lo, _ in pairs) if symmetric else pairs
-        if padding_mode not in PADDING_MODES:
+        if not isinstance(padding_mode, str) or padding_mode not in PADDING_MODES:
             raise ValueError(f"{layer}: padding_mode must be one of {PADDING_MODES}, "
                              f"got {padding_mode!r}")
         self.padding_mode = padding_mode
@@ -108,8 +119,10 @@ class Conv2d(_ConvNd):
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
                  dilation=1, groups=1, bias=True, padding_mode="zeros", device=None, dtype=None):
+        in_channels, out_channels, groups = _channels(in_channels, out_channels, groups,
+                                                      "Conv2d")
         kernel = int_pair(kernel_size, "kernel_size", "Conv2d")
-        shape = (out_channels, in_channels // max(groups, 1)) + kernel
+        shape = (out_channels, in_channels // groups) + kernel
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
                          groups, bias, padding_mode, shape, dtype)
 
@@ -134,8 +147,10 @@ class ConvTranspose2d(_ConvNd):
         if padding_mode != "zeros":
             raise ValueError(f"ConvTranspose2d: only padding_mode='zeros' is supported, "
                              f"got {padding_mode!r}")
+        in_channels, out_channels, groups = _channels(in_channels, out_channels, groups,
+                                                      "ConvTranspose2d")
         kernel = int_pair(kernel_size, "kernel_size", "ConvTranspose2d")
-        shape = (in_channels, out_channels // max(groups, 1)) + kernel
+        shape = (in_channels, out_channels // groups) + kernel
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
                          groups, bias, padding_mode, shape, dtype, output_padding)
 
@@ -148,11 +163,22 @@ class ConvTranspose2d(_ConvNd):
 
     def _output_padding_for(self, input, output_size):
         """The output_padding that makes the output ``output_size`` (PyTorch's rule)."""
-        size = tuple(output_size)[-2:]
-        in_size = np.shape(input)[-2:]
-        pairs = padding_pairs(self.padding, "ConvTranspose2d", input_size=in_size,
-                              kernel_size=self.kernel_size, stride=self.stride,
-                              dilation=self.dilation)
+        layer = "ConvTranspose2d"
+        input, _ = spatial_input(input, layer)
+        in_size = input.array.shape[-2:]
+        entries = tuple(output_size) if isinstance(output_size, (tuple, list)) else None
+        if (entries is None or len(entries) not in (2, 3, 4)
+                or not all(_is_int(e) and e >= 0 for e in entries)):
+            raise TypeError(f"{layer}: output_size must be (height, width) or a full shape "
+                            f"ending in them, of non-negative ints, got {output_size!r}")
+        size = tuple(int(e) for e in entries[-2:])
+        if self.padding == "same":
+            same = tuple(n * s for n, s in zip(in_size, self.stride))
+            if size != same:
+                raise ValueError(f"{layer}: with padding='same' the output size is input size "
+                                 f"* stride = {same}; output_size {size} is not reachable")
+            return (0, 0)
+        pairs = padding_pairs(self.padding, layer)
         extra = []
         for axis, n, want, k, s, d, pad in zip(("height", "width"), in_size, size,
                                                self.kernel_size, self.stride, self.dilation, pairs):

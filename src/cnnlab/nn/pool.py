@@ -3,7 +3,23 @@
 from __future__ import annotations
 
 from .. import functional as F
+from ..functional.pool import _adaptive_entries, _divisor, _flag, _norm_type
+from ..shapes import int_pair, padding_pairs
 from .module import Module
+
+
+def _check_window(layer, kernel_size, stride, padding, dilation=1):
+    """Check a pooling layer's window arguments when it is built, naming the layer.
+
+    The values are stored as given (the repr shows them as written); the functional
+    op normalises them again, with the input's size, at each call.
+    """
+    int_pair(kernel_size, "kernel_size", layer)
+    if stride is not None:
+        int_pair(stride, "stride", layer)
+    int_pair(dilation, "dilation", layer)
+    if not (isinstance(padding, str) and padding == "same"):
+        padding_pairs(padding, layer)
 
 
 def _describe(pairs):
@@ -22,12 +38,13 @@ class MaxPool2d(Module):
     def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False,
                  ceil_mode=False):
         super().__init__()
+        _check_window("MaxPool2d", kernel_size, stride, padding, dilation)
         self.kernel_size = kernel_size
         self.stride = kernel_size if stride is None else stride
         self.padding = padding
         self.dilation = dilation
-        self.return_indices = return_indices
-        self.ceil_mode = ceil_mode
+        self.return_indices = _flag(return_indices, "return_indices", "MaxPool2d")
+        self.ceil_mode = _flag(ceil_mode, "ceil_mode", "MaxPool2d")
 
     def forward(self, input):
         return F.max_pool2d(input, self.kernel_size, self.stride, self.padding, self.dilation,
@@ -46,12 +63,14 @@ class AvgPool2d(Module):
     def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False,
                  count_include_pad=True, divisor_override=None, dilation=1):
         super().__init__()
+        layer = "AvgPool2d"
+        _check_window(layer, kernel_size, stride, padding, dilation)
         self.kernel_size = kernel_size
         self.stride = kernel_size if stride is None else stride
         self.padding = padding
-        self.ceil_mode = ceil_mode
-        self.count_include_pad = count_include_pad
-        self.divisor_override = divisor_override
+        self.ceil_mode = _flag(ceil_mode, "ceil_mode", layer)
+        self.count_include_pad = _flag(count_include_pad, "count_include_pad", layer)
+        self.divisor_override = _divisor(divisor_override, layer)
         self.dilation = dilation
 
     def forward(self, input):
@@ -77,10 +96,12 @@ class LPPool2d(Module):
     def __init__(self, norm_type, kernel_size, stride=None, ceil_mode=False, padding=0,
                  dilation=1):
         super().__init__()
+        _norm_type(norm_type, "LPPool2d")
+        _check_window("LPPool2d", kernel_size, stride, padding, dilation)
         self.norm_type = norm_type
         self.kernel_size = kernel_size
         self.stride = stride
-        self.ceil_mode = ceil_mode
+        self.ceil_mode = _flag(ceil_mode, "ceil_mode", "LPPool2d")
         self.padding = padding
         self.dilation = dilation
 
@@ -100,6 +121,7 @@ class AdaptiveAvgPool2d(Module):
 
     def __init__(self, output_size):
         super().__init__()
+        _adaptive_entries("AdaptiveAvgPool2d", output_size)
         self.output_size = output_size
 
     def forward(self, input):
@@ -114,8 +136,9 @@ class AdaptiveMaxPool2d(Module):
 
     def __init__(self, output_size, return_indices=False):
         super().__init__()
+        _adaptive_entries("AdaptiveMaxPool2d", output_size)
         self.output_size = output_size
-        self.return_indices = return_indices
+        self.return_indices = _flag(return_indices, "return_indices", "AdaptiveMaxPool2d")
 
     def forward(self, input):
         return F.adaptive_max_pool2d(input, self.output_size, self.return_indices)
@@ -130,6 +153,10 @@ class MaxUnpool2d(Module):
 
     def __init__(self, kernel_size, stride=None, padding=0):
         super().__init__()
+        if isinstance(padding, str):
+            raise TypeError(f"MaxUnpool2d: padding must be an int, (pad_h, pad_w) or "
+                            f"((top, bottom), (left, right)), got {padding!r}")
+        _check_window("MaxUnpool2d", kernel_size, stride, padding)
         self.kernel_size = kernel_size
         self.stride = kernel_size if stride is None else stride
         self.padding = padding
