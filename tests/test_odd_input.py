@@ -123,12 +123,6 @@ def assert_same(ours, theirs, rtol, atol=0.0):
 
 # ------------------------------------------------------------------ NaN, inf
 
-ADAPTIVE_AVG_NAN = pytest.mark.xfail(
-    strict=True, reason="kernels/pool.py adaptive_avg_pool2d multiplies by 0/1 membership "
-                        "matrices: inf * 0 = NaN spreads NaN/inf into every window of the same "
-                        "rows/columns (see /work/notes/hardening.md)")
-
-
 def _with_specials(x):
     """NaN, inf and -inf at positions every op here reads (tap (0, 0) or (2, 2))."""
     x[(0,) * x.ndim] = np.nan
@@ -141,14 +135,13 @@ def _with_specials(x):
     return x
 
 
-@pytest.mark.parametrize("name", [pytest.param(n, marks=ADAPTIVE_AVG_NAN)
-                                  if n == "adaptive_avg_pool2d" else n for n in OP_IDS])
+@pytest.mark.parametrize("name", OP_IDS)
 def test_nan_and_inf_propagate_like_torch(name):
     shape, _, _ = OPS[name]
     x = _with_specials(_data(shape, np.float64))
     extras = _extras_arrays(name, np.float64)
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # inf - inf, 0 * inf
+        warnings.simplefilter("error", RuntimeWarning)  # silent, as PyTorch
         ours = run_cnnlab(name, x, extras)
     assert np.isnan(ours[0]).any() or np.isinf(ours[0]).any()
     assert_same(ours, run_torch(name, x, extras), rtol=1e-10, atol=1e-12)
@@ -169,7 +162,6 @@ def test_max_pooling_window_with_nan_is_nan_and_routes_the_gradient_to_it():
     np.testing.assert_array_equal(tx.grad.numpy(), t.grad.numpy())
 
 
-@ADAPTIVE_AVG_NAN
 def test_adaptive_avg_pool2d_inf_stays_in_its_window():
     """An inf must reach only the windows that hold it (the others stay 0)."""
     x = np.zeros((1, 1, 4, 4))
@@ -177,7 +169,7 @@ def test_adaptive_avg_pool2d_inf_stays_in_its_window():
     expected = TF.adaptive_avg_pool2d(torch.tensor(x), 2).numpy()[0, 0]
     assert expected[0, 0] == np.inf and (expected.reshape(-1)[1:] == 0).all()
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
+        warnings.simplefilter("error", RuntimeWarning)
         out = F.adaptive_avg_pool2d(x, 2).numpy()[0, 0]
     np.testing.assert_array_equal(out, expected)
 

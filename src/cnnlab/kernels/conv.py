@@ -38,6 +38,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import pad as padding_kernels
+from . import quiet
 from . import window
 from .window import flat_windows, windows
 from ..shapes import output_size, transposed_output_size
@@ -332,6 +333,7 @@ def _input_grad_chunk(dy_rows, weight, geometry, chunk_shape) -> np.ndarray:
 # -------------------------------------------------------------------- conv2d
 
 
+@quiet
 def conv2d_forward(x, weight, bias, stride, padding, dilation, groups, padding_mode="zeros",
                    out_shape=None, keep_cols=True):
     """2-D convolution (cross-correlation, as in PyTorch).
@@ -412,6 +414,7 @@ def conv2d_forward(x, weight, bias, stride, padding, dilation, groups, padding_m
 # db[o] = sum_{n,p,q} dy[n,o,p,q].
 
 
+@quiet
 def conv2d_backward(grad_out, cache: ConvCache, need_input=True, need_weight=True,
                     need_bias=True):
     """Gradients of :func:`conv2d_forward`.
@@ -494,6 +497,7 @@ class ConvTransposeCache(NamedTuple):
     weight: np.ndarray       # (Cin, Cout / G, kh, kw)
 
 
+@quiet
 def conv_transpose2d_forward(x, weight, bias, stride, padding, output_padding, groups, dilation):
     """2-D transposed convolution: the input gradient of :func:`conv2d_forward`.
 
@@ -546,6 +550,7 @@ def conv_transpose2d_forward(x, weight, bias, stride, padding, output_padding, g
     return out, ConvTransposeCache(geometry, x, weight)
 
 
+@quiet
 def conv_transpose2d_backward(grad_out, cache: ConvTransposeCache, need_input=True,
                               need_weight=True, need_bias=True):
     """Gradients of :func:`conv_transpose2d_forward`.

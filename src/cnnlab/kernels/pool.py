@@ -534,7 +534,7 @@ def lp_pool2d_backward(grad_output: np.ndarray, x: np.ndarray, out: np.ndarray, 
         window_grad = np.where(out == 0, 0, grad_output * out ** (1.0 - norm_type))
         grad_padded = _window_sums_backward(window_grad, grid, _padded_shape(x.shape, grid))
         local = np.where(x == 0, 0, np.sign(x) * magnitude ** (norm_type - 1.0))
-    return grid.unpad(grad_padded, x.shape) * local
+        return grid.unpad(grad_padded, x.shape) * local
 
 
 # ----------------------------------------------------------- adaptive pooling
@@ -620,9 +620,26 @@ def adaptive_avg_pool2d(x: np.ndarray, output_size) -> np.ndarray:
     dtype = accumulate_dtype(x.dtype)
     rows = _membership(x.shape[-2], output_size[0], dtype)
     columns = _membership(x.shape[-1], output_size[1], dtype)
-    sums = _sandwich(x.astype(dtype, copy=False), rows, columns.T)
+    values = x.astype(dtype, copy=False)
     counts = np.outer(rows.sum(axis=1), columns.sum(axis=1))
-    return (sums / counts).astype(result_dtype(x.dtype), copy=False)
+    finite = np.isfinite(values) if dtype.kind == "f" else None
+    if finite is None or finite.all():
+        return (_sandwich(values, rows, columns.T) / counts).astype(result_dtype(x.dtype),
+                                                                    copy=False)
+    # A membership matrix multiplies every value by 0 outside its windows, and
+    # inf * 0 = NaN would leak into other windows. So sum the finite values only,
+    # count each window's NaN, +inf and -inf with the same products (all finite),
+    # and give windows holding them NaN, +inf or -inf as a plain sum would.
+    def window_count(mask):
+        return _sandwich(mask.astype(dtype), rows, columns.T)
+
+    means = _sandwich(np.where(finite, values, 0), rows, columns.T) / counts
+    nans, positive, negative = (window_count(np.isnan(values)), window_count(values == np.inf),
+                                window_count(values == -np.inf))
+    means = np.where(positive > 0, np.inf, means)
+    means = np.where(negative > 0, -np.inf, means)
+    means = np.where((nans > 0) | ((positive > 0) & (negative > 0)), np.nan, means)
+    return means.astype(result_dtype(x.dtype), copy=False)
 
 
 def adaptive_avg_pool2d_backward(grad_output: np.ndarray, input_shape) -> np.ndarray:
