@@ -44,3 +44,4 @@ from .shapes import (conv2d_output_shape, conv_transpose2d_output_shape,  # noqa
                      pool2d_output_shape)
 from . import models  # noqa: E402
 from .summary import summary  # noqa: E402
+from .kernels.window import set_scratch_budget  # noqa: E402

@@ -17,6 +17,7 @@ from ..kernels import conv as conv_kernels
 from ..ops import as_tensor, reshape
 from ..shapes import (_is_int, formula, int_pair, padding_pairs, transposed_output_size,
                       window_output_shape)
+from ..kernels.window import check_fits
 from ._common import empty_result, matching_dtypes, restore_batch, spatial_input
 
 __all__ = ["conv2d", "conv_transpose2d", "fold", "unfold"]
@@ -165,6 +166,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1,
                             stride=stride, dilation=dilation)
     padding_mode = _padding_mode(padding_mode, padding, input_size, function)
     out_size = window_output_shape(function, input_size, kernel_size, stride, padding, dilation)
+    check_fits(function, "output", (input.array.shape[0], out_channels) + out_size, dtype)
     if input.array.shape[0] == 0:
         return empty_result("Convolution", (input, weight, bias), (0, out_channels) + out_size,
                             batched, dtype)
@@ -296,6 +298,7 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
                 f"{function}: the output {axis} would be {size}: out = (in - 1)*stride - "
                 f"pad_lo - pad_hi + dilation*(kernel-1) + output_padding + 1 = ({n} - 1)*{s} "
                 f"- {p[0]} - {p[1]} + {d}*({k}-1) + {e} + 1 = {size}; reduce the padding")
+    check_fits(function, "output", (input.array.shape[0], out_channels) + tuple(out_size), dtype)
     if input.array.shape[0] == 0:
         return empty_result("ConvolutionTranspose", (input, weight, bias),
                             (0, out_channels) + tuple(out_size), batched, dtype)
@@ -362,6 +365,8 @@ def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
     out_h, out_w = window_output_shape(function, input_size, kernel_size, stride, padding,
                                        dilation)
     shape = input.array.shape
+    check_fits(function, "output", (shape[0], shape[1] * kernel_size[0] * kernel_size[1],
+                                    out_h * out_w), input.array.dtype)
     if shape[0] == 0:
         return empty_result("Im2Col", input, (0, shape[1] * kernel_size[0] * kernel_size[1],
                                              out_h * out_w), batched)

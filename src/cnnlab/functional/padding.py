@@ -21,6 +21,7 @@ import numpy as np
 from .. import dtypes
 from ..autograd import record
 from ..kernels import pad as pad_kernels
+from ..kernels.window import check_fits
 from ..kernels.window import windows
 from ..ops import as_tensor
 from ..shapes import _is_int
@@ -112,6 +113,7 @@ def pad(input, pad, mode="constant", value=None):
     tensor = as_tensor(input, function, "input")
     shape = tensor.array.shape
     widths = _pad_widths(function, pad, shape, mode, value)
+    check_fits(function, "output", pad_kernels.padded_shape(shape, widths), tensor.array.dtype)
     if mode == "constant":
         out = pad_kernels.pad(tensor.array, widths, "constant", 0 if value is None else value)
         name = "ConstantPadNd"
@@ -342,6 +344,7 @@ def _correlate(function, in1, in2, mode, boundary, fillvalue, flip):
     else:
         raise ValueError(f"{function}: mode must be one of {CORRELATE_MODES}, got {mode!r}")
 
+    check_fits(function, "padded input", (rows + sum(padding[0]), cols + sum(padding[1])), dtype)
     image = x.array.astype(dtype, copy=False)
     kernel = w.array.astype(dtype, copy=False)
     if flip:

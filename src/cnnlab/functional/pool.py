@@ -29,6 +29,7 @@ from ..kernels import pool as kernels
 from ..shapes import (check_windows_hold_input, int_pair, padding_pairs,
                       window_output_shape)
 from ..tensor import Tensor
+from ..kernels.window import check_fits
 from ._common import empty_result, restore_batch, spatial_input
 
 # ------------------------------------------------------------ argument checks
@@ -65,6 +66,7 @@ def _window_args(function: str, x: Tensor, kernel_size, stride, padding, dilatio
                          stride=stride, dilation=dilation)
     out = window_output_shape(function, size, kernel, stride, pads, dilation, ceil_mode)
     check_windows_hold_input(function, size, out, kernel, stride, pads, dilation)
+    check_fits(function, "output", x.array.shape[:2] + out, x.array.dtype)
     return kernel, stride, pads, dilation, ceil_mode
 
 
@@ -90,7 +92,9 @@ def _adaptive_args(function: str, x: Tensor, output_size) -> tuple:
     if min(input_size) < 1:
         raise ValueError(f"{function}: input must have a non-zero height and width, got "
                          f"shape {tuple(x.array.shape)}")
-    return tuple(n if e is None else int(e) for e, n in zip(entries, input_size))
+    size = tuple(n if e is None else int(e) for e, n in zip(entries, input_size))
+    check_fits(function, "output", x.array.shape[:2] + size, x.array.dtype)
+    return size
 
 
 def _norm_type(norm_type, function: str) -> float:
@@ -469,6 +473,7 @@ def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_siz
     else:
         size = _unpool_size(output_size, ndim, function)
     index_array = index_tensor.array
+    check_fits(function, "output", x.array.shape[:2] + size, x.array.dtype)
     if x.array.shape[0] == 0:
         return empty_result("MaxUnpool2D", x, x.array.shape[:2] + size, batched)
     out = kernels.max_unpool2d(x.array, index_array, size)

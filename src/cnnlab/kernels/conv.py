@@ -96,19 +96,24 @@ class ConvGeometry(NamedTuple):
         return (self.kernel_size == (1, 1) and self.stride == (1, 1) and not self.is_padded
                 and self.out_shape == tuple(self.input_shape[2:]))
 
-    def chunks(self, out_channels: int, itemsize: int) -> list:
-        """Batch slices such that one chunk's scratch stays under ``SCRATCH_BYTES``.
-
-        Scratch per image: its im2col columns (K * L), its GEMM result (O * L) and
-        its padded copy (C * Hp * Wp). The backward pass uses the same chunks.
-        """
-        n, channels = self.input_shape[:2]
+    def scratch_per_item(self, out_channels: int, itemsize: int) -> int:
+        """Scratch bytes per image: its im2col columns (K * L), its GEMM result (O * L)
+        and its padded copy (C * Hp * Wp). The backward pass uses the same chunks."""
+        channels = self.input_shape[1]
         kernel_area = self.kernel_size[0] * self.kernel_size[1]
-        locations = self.locations
         padded_area = self.buffer_shape[0] * self.buffer_shape[1]
-        per_item = (channels * kernel_area * locations + out_channels * locations
-                    + channels * padded_area) * itemsize
-        return list(window.batch_chunks(n, per_item))
+        return (channels * kernel_area * self.locations + out_channels * self.locations
+                + channels * padded_area) * itemsize
+
+    def check_memory(self, out_channels: int, itemsize: int) -> None:
+        """A clear MemoryError if even one image's scratch cannot fit in memory."""
+        window.check_fits("conv2d", "scratch for one image (im2col columns, product, padded "
+                          "copy)", (self.scratch_per_item(out_channels, itemsize),), np.uint8)
+
+    def chunks(self, out_channels: int, itemsize: int) -> list:
+        """Batch slices such that one chunk's scratch stays under ``SCRATCH_BYTES``."""
+        per_item = self.scratch_per_item(out_channels, itemsize)
+        return list(window.batch_chunks(self.input_shape[0], per_item))
 
 
 class ConvCache(NamedTuple):
@@ -128,26 +133,36 @@ def compute_dtype(x: np.ndarray, weight: np.ndarray) -> np.dtype:
 
 
 def conv_geometry(x_shape, weight_shape, stride, padding, dilation, groups, padding_mode,
-                  out_shape=None, wide=False) -> ConvGeometry:
-    """The :class:`ConvGeometry`; ``out_shape`` defaults to :func:`~cnnlab.shapes.output_size`.
+                  out_shape=None) -> ConvGeometry:
+    """The :class:`ConvGeometry` (narrow layout; see :func:`_choose_layout`).
 
-    ``wide`` asks for the stride-1 wide layout; it is used only where it applies.
+    ``out_shape`` defaults to :func:`~cnnlab.shapes.output_size`.
     """
     kernel_size = tuple(weight_shape[2:])
     if out_shape is None:
         out_shape = tuple(output_size(n, k, s, p, d) for n, k, s, p, d
                           in zip(x_shape[2:], kernel_size, stride, padding, dilation))
-    geometry = ConvGeometry(tuple(x_shape), kernel_size, tuple(stride),
-                            tuple(map(tuple, padding)), tuple(dilation), tuple(out_shape),
-                            int(groups), padding_mode)
-    if wide and geometry.stride == (1, 1) and not geometry.pointwise:
-        geometry = geometry._replace(wide=True)
-    return geometry
+    return ConvGeometry(tuple(x_shape), kernel_size, tuple(stride), tuple(map(tuple, padding)),
+                        tuple(dilation), tuple(out_shape), int(groups), padding_mode)
 
 
 def _all_finite(*arrays) -> bool:
-    """The wide layout multiplies discarded columns by zeros: only safe for finite data."""
-    return all(a.dtype.kind != "f" or bool(np.isfinite(a).all()) for a in arrays)
+    """The wide layout multiplies discarded columns by zeros: only safe for finite data.
+
+    A sum is NaN or infinite whenever an element is (and, rarely, when finite values
+    overflow, which only costs the faster layout): one pass, no temporary array.
+    """
+    return all(a.dtype.kind != "f" or bool(np.isfinite(np.sum(a))) for a in arrays)
+
+
+def _choose_layout(geometry: ConvGeometry, out_channels: int, *arrays) -> ConvGeometry:
+    """Check the scratch fits in memory, then use the wide layout where it applies."""
+    if geometry.pointwise:
+        return geometry
+    geometry.check_memory(out_channels, arrays[0].dtype.itemsize)
+    if geometry.stride == (1, 1) and _all_finite(*arrays):
+        return geometry._replace(wide=True)
+    return geometry
 
 
 # ------------------------------------------------------------ im2col / col2im
@@ -366,8 +381,9 @@ def conv2d_forward(x, weight, bias, stride, padding, dilation, groups, padding_m
     x = x.astype(dtype, copy=False)
     weight = weight.astype(dtype, copy=False)
     geometry = conv_geometry(x.shape, weight.shape, stride, padding, dilation, groups,
-                             padding_mode, out_shape, wide=_all_finite(x, weight))
+                             padding_mode, out_shape)
     out_channels = weight.shape[0]
+    geometry = _choose_layout(geometry, out_channels, x, weight)
     w_groups = weight.reshape(groups, out_channels // groups, -1)
     n = x.shape[0]
     out_h, out_w = geometry.out_shape
@@ -533,8 +549,8 @@ def conv_transpose2d_forward(x, weight, bias, stride, padding, output_padding, g
                      in zip((height, width), weight.shape[2:], stride, padding, dilation,
                             output_padding))
     geometry = conv_geometry((n, out_channels) + out_size, weight.shape, stride, padding,
-                             dilation, groups, "zeros", out_shape=(height, width),
-                             wide=_all_finite(x, weight))
+                             dilation, groups, "zeros", out_shape=(height, width))
+    geometry = _choose_layout(geometry, in_channels, x, weight)
     out = np.empty(geometry.input_shape, dtype)
     if geometry.pointwise:
         w_groups = weight.reshape(groups, in_channels // groups, -1)

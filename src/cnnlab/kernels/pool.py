@@ -30,7 +30,10 @@ from __future__ import annotations
 
 import numpy as np
 
+import functools
+
 from ..shapes import output_size, taps_inside, transposed_output_size
+from . import window
 from .pad import pad as pad_array
 from .pad import pad_backward
 from .window import tap_slices
@@ -252,6 +255,68 @@ def _row_shape(padded_shape, out_width) -> tuple:
     return tuple(padded_shape[:-1]) + (out_width,)
 
 
+# ------------------------------------------------------- bounded scratch
+
+
+def _plane_chunks(n: int, c: int, bytes_per_plane: int):
+    """``(batch slice, channel slice)`` pairs covering all ``n * c`` planes, each chunk's
+    scratch within ``window.SCRATCH_BYTES``: whole images when one fits, else groups
+    of channels of one image. Slices give views: nothing is copied to split."""
+    per_image = bytes_per_plane * c
+    if per_image <= window.SCRATCH_BYTES or c == 1:
+        return [(batch, slice(None)) for batch in window.batch_chunks(n, per_image)]
+    return [(slice(i, i + 1), channels) for i in range(n)
+            for channels in window.batch_chunks(c, bytes_per_plane)]
+
+
+def planes_in_chunks(plane_arrays, shape_argument=None, scratch_per_plane=6):
+    """Run a pooling kernel on groups of (image, channel) planes, never all at once.
+
+    Pooling treats every plane on its own, so a kernel's scratch (padded copies,
+    per-tap partial results: a few plane-sized arrays per plane) can be bounded by
+    feeding it a slice of the planes at a time. The decorated kernel then needs at
+    most about ``window.SCRATCH_BYTES`` beyond its input and output, whatever the
+    batch size.
+
+    Parameters
+    ----------
+    plane_arrays : tuple of int
+        Positions of the arguments shaped ``(N, C, ...)`` to slice.
+    shape_argument : int, optional
+        Position of an ``input_shape`` argument ``(N, C, H, W)`` to adjust per chunk.
+    scratch_per_plane : int
+        Scratch estimate, in float64 copies of the largest plane.
+    """
+    def decorate(kernel):
+        @functools.wraps(kernel)
+        def chunked(*args, **kwargs):
+            arrays = [args[i] for i in plane_arrays]
+            n, c = arrays[0].shape[:2]
+            largest = max(int(np.prod(a.shape[2:], dtype=np.int64)) for a in arrays)
+            if shape_argument is not None:
+                largest = max(largest, int(np.prod(args[shape_argument][2:], dtype=np.int64)))
+            chunks = _plane_chunks(n, c, largest * 8 * scratch_per_plane) if n * c else []
+            if len(chunks) <= 1:
+                return kernel(*args, **kwargs)
+            outputs = None
+            for batch, channels in chunks:
+                chunk_args = list(args)
+                for i in plane_arrays:
+                    chunk_args[i] = args[i][batch, channels]
+                if shape_argument is not None:
+                    piece = chunk_args[plane_arrays[0]].shape[:2]
+                    chunk_args[shape_argument] = piece + tuple(args[shape_argument][2:])
+                result = kernel(*chunk_args, **kwargs)
+                parts = result if isinstance(result, tuple) else (result,)
+                if outputs is None:
+                    outputs = tuple(np.empty((n, c) + p.shape[2:], p.dtype) for p in parts)
+                for output, part in zip(outputs, parts):
+                    output[batch, channels] = part
+            return outputs if isinstance(result, tuple) else outputs[0]
+        return chunked
+    return decorate
+
+
 # --------------------------------------------------------------- max pooling
 
 
@@ -261,6 +326,7 @@ def _strided_taps(padded: np.ndarray, grid: _Grid):
     return column_taps, lambda row_max: [row_max[..., piece, :] for piece in rows]
 
 
+@planes_in_chunks((0,))
 def max_pool2d(x: np.ndarray, kernel_size, stride, padding, dilation, ceil_mode=False,
                return_indices=False):
     """2-D max pooling.
@@ -314,6 +380,7 @@ def max_pool2d(x: np.ndarray, kernel_size, stride, padding, dilation, ceil_mode=
     return out, (row - top) * x.shape[-1] + (column - left)
 
 
+@planes_in_chunks((0, 1))
 def max_pool2d_backward(grad_output: np.ndarray, x: np.ndarray, kernel_size, stride, padding,
                         dilation, ceil_mode=False) -> np.ndarray:
     """Gradient of :func:`max_pool2d` with respect to ``x``.
@@ -390,6 +457,7 @@ def avg_divisor(input_size, out_shape, kernel_size, stride, padding, dilation,
     return np.outer(counts[0], counts[1])
 
 
+@planes_in_chunks((0,))
 def avg_pool2d(x: np.ndarray, kernel_size, stride, padding, dilation, ceil_mode=False,
                count_include_pad=True, divisor_override=None) -> np.ndarray:
     """2-D average pooling.
@@ -429,6 +497,7 @@ def avg_pool2d(x: np.ndarray, kernel_size, stride, padding, dilation, ceil_mode=
     return (sums / divisor).astype(result_dtype(x.dtype), copy=False)
 
 
+@planes_in_chunks((0,), shape_argument=1)
 def avg_pool2d_backward(grad_output: np.ndarray, input_shape, kernel_size, stride, padding,
                         dilation, ceil_mode=False, count_include_pad=True,
                         divisor_override=None) -> np.ndarray:
@@ -454,6 +523,7 @@ def avg_pool2d_backward(grad_output: np.ndarray, input_shape, kernel_size, strid
 # ---------------------------------------------------------------- Lp pooling
 
 
+@planes_in_chunks((0,))
 def lp_pool2d(x: np.ndarray, norm_type, kernel_size, stride, padding, dilation,
               ceil_mode=False) -> np.ndarray:
     """2-D power-average pooling: ``(sum |x|^p)^(1/p)`` over each window.
@@ -498,6 +568,7 @@ def lp_pool2d(x: np.ndarray, norm_type, kernel_size, stride, padding, dilation,
     return out.astype(result_dtype(x.dtype), copy=False)
 
 
+@planes_in_chunks((0, 1, 2))
 def lp_pool2d_backward(grad_output: np.ndarray, x: np.ndarray, out: np.ndarray, norm_type,
                        kernel_size, stride, padding, dilation, ceil_mode=False) -> np.ndarray:
     """Gradient of :func:`lp_pool2d`.
@@ -590,6 +661,7 @@ def _sandwich(x: np.ndarray, left: np.ndarray, right: np.ndarray) -> np.ndarray:
     return both.reshape(x.shape[:-2] + both.shape[-2:])
 
 
+@planes_in_chunks((0,))
 def adaptive_avg_pool2d(x: np.ndarray, output_size) -> np.ndarray:
     """Adaptive average pooling to ``output_size`` (PyTorch's windows).
 
@@ -642,6 +714,7 @@ def adaptive_avg_pool2d(x: np.ndarray, output_size) -> np.ndarray:
     return means.astype(result_dtype(x.dtype), copy=False)
 
 
+@planes_in_chunks((0,), shape_argument=1)
 def adaptive_avg_pool2d_backward(grad_output: np.ndarray, input_shape) -> np.ndarray:
     """Gradient of :func:`adaptive_avg_pool2d`: ``A_h.T @ (G / counts) @ A_w`` per
     plane, i.e. each window's gradient / count spread over the window (overlapping
@@ -704,6 +777,7 @@ def _adaptive_max(x: np.ndarray, output_size, want_indices: bool):
     return out, row * x.shape[-1] + column
 
 
+@planes_in_chunks((0,))
 def adaptive_max_pool2d(x: np.ndarray, output_size, return_indices=False):
     """Adaptive max pooling to ``output_size`` (PyTorch's windows and tie rule).
 
@@ -743,6 +817,7 @@ def _scatter_to_indices(grad_output: np.ndarray, indices: np.ndarray, input_shap
     return summed.reshape(input_shape).astype(grad_output.dtype, copy=False)
 
 
+@planes_in_chunks((0, 1))
 def adaptive_max_pool2d_backward(grad_output: np.ndarray, x: np.ndarray) -> np.ndarray:
     """Gradient of :func:`adaptive_max_pool2d`: each output's gradient goes to its
     winner (recomputed from ``x``), adding up where windows overlap.
@@ -766,6 +841,7 @@ def unpool_output_size(input_size, kernel_size, stride, padding) -> tuple:
                  for n, k, s, p in zip(input_size, kernel_size, stride, padding))
 
 
+@planes_in_chunks((0, 1))
 def max_unpool2d(x: np.ndarray, indices: np.ndarray, output_size) -> np.ndarray:
     """Place each value of ``x`` at its flat index in a zero ``output_size`` plane.
 
@@ -806,6 +882,7 @@ def max_unpool2d(x: np.ndarray, indices: np.ndarray, output_size) -> np.ndarray:
     return out.reshape(batch, channels, *output_size)
 
 
+@planes_in_chunks((0, 1))
 def max_unpool2d_backward(grad_output: np.ndarray, indices: np.ndarray) -> np.ndarray:
     """Gradient of :func:`max_unpool2d`: the output gradient gathered at ``indices``.
 

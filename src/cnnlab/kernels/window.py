@@ -16,6 +16,10 @@ never over pixels.
 
 from __future__ import annotations
 
+import os
+
+import numpy as np
+
 #: Upper bound, in bytes, for one scratch buffer of a kernel (e.g. the im2col matrix).
 #: Kernels split the batch with :func:`batch_chunks` to stay under it.
 SCRATCH_BYTES = 256 * 2**20
@@ -94,6 +98,27 @@ def flat_windows(flat, kernel_size, dilation, row_length: int, length: int):
             yield i, j, flat[..., start:start + length]
 
 
+def set_scratch_budget(nbytes: int) -> int:
+    """Set the scratch memory a kernel may use beyond its inputs and outputs.
+
+    Convolutions split the batch, pooling splits its planes, so that their working
+    buffers stay within ``nbytes`` (default 256 MiB; one image or plane is never
+    split, so a single huge one may still exceed it). Returns the previous budget,
+    as :func:`numpy.setbufsize` does.
+
+    Examples
+    --------
+    >>> previous = set_scratch_budget(64 * 2**20)
+    >>> set_scratch_budget(previous) == 64 * 2**20
+    True
+    """
+    global SCRATCH_BYTES
+    if isinstance(nbytes, bool) or not isinstance(nbytes, (int, np.integer)) or nbytes < 1:
+        raise ValueError(f"set_scratch_budget: nbytes must be a positive int, got {nbytes!r}")
+    previous, SCRATCH_BYTES = SCRATCH_BYTES, int(nbytes)
+    return previous
+
+
 def batch_chunks(n: int, bytes_per_item: int):
     """Yield slices over ``n`` batch items so that each chunk needs <= ``SCRATCH_BYTES``.
 
@@ -110,3 +135,39 @@ def batch_chunks(n: int, bytes_per_item: int):
     per_chunk = max(1, SCRATCH_BYTES // max(int(bytes_per_item), 1))
     for start in range(0, n, per_chunk):
         yield slice(start, min(start + per_chunk, n))
+
+
+def physical_memory() -> int:
+    """Bytes of physical memory on this machine (a large number if unknown)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 1 << 60
+
+
+def format_bytes(count: int) -> str:
+    """``1536`` -> ``'1.5 KiB'``."""
+    value = float(count)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if value < 1024 or unit == "PiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} EiB"
+
+
+def check_fits(function: str, what: str, shape, dtype) -> None:
+    """Raise a clear MemoryError, before allocating, if an array cannot fit in memory.
+
+    NumPy would either fail with a bare "Unable to allocate" or, on systems that
+    overcommit memory, succeed and get the process killed while filling the array.
+    """
+    count = 1
+    for size in shape:
+        count *= int(size)
+    needed = count * np.dtype(dtype).itemsize
+    available = physical_memory()
+    if needed > available:
+        raise MemoryError(
+            f"{function}: the {what} of shape {tuple(int(s) for s in shape)} "
+            f"({np.dtype(dtype).name}) would need {format_bytes(needed)}, more than this "
+            f"machine's memory ({format_bytes(available)}); use a smaller batch or input")
