@@ -356,6 +356,134 @@ def training_plot(losses, history=None, targets=None, title: str = "Learning the
     return Image.fromarray(np.asarray(canvas.buffer_rgba())[..., :3].copy(), "RGB")
 
 
+def training_curves(points, epochs=(), title: str = "Training"):
+    """Loss and accuracy during training, against the epoch, in two panels.
+
+    Parameters
+    ----------
+    points : sequence of dict
+        ``{"epoch": position, "loss": ..., "accuracy": ...}``, one per logged step
+        (``cnnlab.training.TrainingLog.points``): drawn as lines ("train").
+    epochs : sequence of objects with ``epoch``, ``test_loss``, ``test_accuracy``
+        One per completed epoch (``TrainingLog.epochs``): drawn as markers ("test").
+    title : str
+
+    Returns
+    -------
+    PIL.Image.Image
+    """
+    Image, _ = _pil()
+    _, Figure, FigureCanvasAgg = _matplotlib()
+    figure = Figure(figsize=(10.4, 3.8), dpi=100)
+    canvas = FigureCanvasAgg(figure)
+    positions = [point["epoch"] for point in points]
+    ends = [result.epoch for result in epochs]
+    for index, (key, label) in enumerate((("loss", "loss (cross-entropy)"),
+                                          ("accuracy", "accuracy"))):
+        axes = figure.add_subplot(1, 2, index + 1)
+        axes.plot(positions, [point[key] for point in points], color="C0", linewidth=1.2,
+                  label="train (mean since the previous point)")
+        axes.plot(ends, [getattr(result, f"test_{key}") for result in epochs], "o",
+                  color="C3", markersize=6, label="test (end of epoch)")
+        if key == "loss" and points and min(p["loss"] for p in points) > 0:
+            axes.set_yscale("log")
+        axes.set_xlabel("epoch")
+        axes.set_ylabel(label)
+        axes.set_xlim(0, 1.03 * max(positions + ends + [1]))
+        axes.grid(True, alpha=0.3)
+        axes.legend(fontsize=8)
+    if epochs:
+        title = f"{title}: test accuracy {epochs[-1].test_accuracy:.4f} after epoch {ends[-1]}"
+    figure.suptitle(title, fontsize=12)
+    figure.subplots_adjust(left=0.085, right=0.98, bottom=0.14, top=0.86, wspace=0.25)
+    canvas.draw()
+    return Image.fromarray(np.asarray(canvas.buffer_rgba())[..., :3].copy(), "RGB")
+
+
+def feature_grid(image, kernels, feature_maps, title: str = "", kernel_titles=None,
+                 map_titles=None, image_title: str = "input"):
+    """An input image, a layer's kernels and its feature maps, one titled panel each.
+
+    Row 1 is the input (grayscale, 0 black, 1 white); row 2 the kernels and row 3 the
+    feature maps, each on the diverging map (0 white, positive red, negative blue) with
+    its own symmetric scale, whose range the panel's title gives. There are
+    ``1 + 2 * len(kernels)`` panels, each framed by a black box.
+
+    Parameters
+    ----------
+    image : array_like, shape (H, W), values in [0, 1]
+    kernels : array_like, shape (K, kh, kw)
+    feature_maps : array_like, shape (K, H_out, W_out)
+    title : str
+    kernel_titles, map_titles : sequence of K str, optional
+        Default ``"kernel k"`` and ``"map k"``.
+
+    Returns
+    -------
+    PIL.Image.Image
+    """
+    Image, _ = _pil()
+    _, Figure, FigureCanvasAgg = _matplotlib()
+    kernels = np.asarray(kernels, dtype=np.float64)
+    feature_maps = np.asarray(feature_maps, dtype=np.float64)
+    if kernels.ndim != 3 or feature_maps.ndim != 3 or len(kernels) != len(feature_maps):
+        raise ValueError(f"feature_grid: kernels (K, kh, kw) and feature_maps (K, H, W) must "
+                         f"have the same K, got shapes {kernels.shape} and "
+                         f"{feature_maps.shape}")
+    count = len(kernels)
+    kernel_titles = kernel_titles or [f"kernel {k}" for k in range(count)]
+    map_titles = map_titles or [f"map {k}" for k in range(count)]
+    columns = max(count, 1)
+    figure = Figure(figsize=(1.9 * columns + 0.4, 6.9), dpi=100)
+    canvas = FigureCanvasAgg(figure)
+
+    def panel(index, values, panel_title, signed):
+        axes = figure.add_subplot(3, columns, index)
+        if signed:
+            vmax = float(np.max(np.abs(values))) or 1.0
+            axes.imshow(values, cmap=DIVERGING, vmin=-vmax, vmax=vmax, interpolation="nearest")
+            panel_title += f"\n[{values.min():.2f}, {values.max():.2f}]"
+        else:
+            axes.imshow(values, cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
+        axes.set_title(panel_title, fontsize=9)
+        axes.set_xticks([])
+        axes.set_yticks([])
+        for spine in axes.spines.values():
+            spine.set_color("black")
+            spine.set_linewidth(1.5)
+
+    panel(1, np.asarray(image, dtype=np.float64), image_title, signed=False)
+    for k in range(count):
+        panel(columns + 1 + k, kernels[k], kernel_titles[k], signed=True)
+        panel(2 * columns + 1 + k, feature_maps[k], map_titles[k], signed=True)
+    title_lines = title.count("\n") + 1 if title else 0
+    if title:
+        figure.suptitle(title, fontsize=11)
+    figure.subplots_adjust(left=0.02, right=0.98, bottom=0.02, top=0.93 - 0.035 * title_lines,
+                           hspace=0.45, wspace=0.15)
+    canvas.draw()
+    return Image.fromarray(np.asarray(canvas.buffer_rgba())[..., :3].copy(), "RGB")
+
+
+def resize_gray(values, size) -> np.ndarray:
+    """Resize a grayscale array (H, W) to ``size`` = (height, width), bilinear.
+
+    Pillow's resampling, which averages over the source pixels when shrinking (no
+    aliasing). The same size returns a float32 copy, unchanged.
+
+    Returns
+    -------
+    np.ndarray of float32, shape ``size``
+    """
+    Image, _ = _pil()
+    values = np.asarray(values, dtype=np.float32)
+    height, width = size
+    if values.shape == (height, width):
+        return values.copy()
+    resized = Image.fromarray(values, "F").resize((width, height), Image.Resampling.BILINEAR)
+    return np.asarray(resized, dtype=np.float32)
+
+
 # ------------------------------------------------------------ animation
 
 

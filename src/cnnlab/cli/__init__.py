@@ -1,7 +1,8 @@
 """cnnlab's command line: the chapter's tour, one command per section, and calculators.
 
 ``cnnlab <command> --help`` describes each command. Commands that draw need Pillow and
-Matplotlib (``pip install "cnnlab[viz]"``); ``shape`` and ``receptive-field`` only print.
+Matplotlib (``pip install "cnnlab[viz]"``); ``shape``, ``receptive-field`` and ``summary``
+only print. ``train``, ``predict`` and ``features`` train LeNet-5 on MNIST and look inside it.
 Bad input gives one ``error: ...`` line on stderr and exit status 2.
 
 The CLI calls the library; the library never imports the CLI.
@@ -17,9 +18,11 @@ import cnnlab
 
 from . import _common as common
 from . import animate, channels, correlation, edges, fields, pooling, shape, tour
+from . import features, predict, summary, train
 from ..viz import VizUnavailable
 
-COMMANDS = [tour, correlation, edges, shape, fields, animate, pooling, channels]
+COMMANDS = [tour, correlation, edges, shape, fields, animate, pooling, channels,
+            summary, train, predict, features]
 
 
 def build_parser() -> argparse.ArgumentParser:

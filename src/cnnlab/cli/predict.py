@@ -1,0 +1,140 @@
+"""``cnnlab predict``: classify digit images with a checkpoint written by ``cnnlab train``.
+
+Each image is prepared as MNIST's digits look (:func:`prepare_digit`): grayscale, a
+light digit on a dark background (a dark-on-light image is inverted), padded to a
+square and resized to 28x28, then normalised like the training images.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+import cnnlab
+from cnnlab import training, viz
+from cnnlab.data import to_tensor
+from cnnlab.models import MODELS
+
+from . import _common as common
+from .edges import read_image
+from .train import one_line, read_checkpoint
+
+IMAGE_SIZE = (28, 28)
+
+
+def prepare_digit(gray, size=IMAGE_SIZE):
+    """An image as an MNIST-like digit: light on dark, square, ``size``, uint8.
+
+    Parameters
+    ----------
+    gray : numpy.ndarray, shape (H, W), values in [0, 1]
+
+    Returns
+    -------
+    digit : numpy.ndarray of uint8, shape ``size``
+    inverted : bool
+        Whether the image was dark on light (the mean of its border, a ring
+        ``max(1, min(H, W) // 14)`` pixels wide, above 0.5) and so was inverted.
+
+    Notes
+    -----
+    A non-square image is padded, centred, with its border's median level so that
+    resizing keeps the digit's proportions. Resizing is bilinear, averaging when
+    shrinking (:func:`cnnlab.viz.resize_gray`). A 28x28 light-on-dark image comes back
+    unchanged; its inverse comes back as the original.
+    """
+    gray = np.asarray(gray, dtype=np.float32)
+    height, width = gray.shape
+    ring = max(1, min(height, width) // 14)
+    border = np.concatenate([gray[:ring].ravel(), gray[-ring:].ravel(),
+                             gray[:, :ring].ravel(), gray[:, -ring:].ravel()])
+    inverted = bool(border.mean() > 0.5)
+    if inverted:
+        gray = 1 - gray
+        border = 1 - border
+    side = max(height, width)
+    top, left = (side - height) // 2, (side - width) // 2
+    gray = np.pad(gray, ((top, side - height - top), (left, side - width - left)),
+                  constant_values=float(np.median(border)))
+    gray = viz.resize_gray(gray, size)
+    return np.round(np.clip(gray, 0, 1) * 255).astype(np.uint8), inverted
+
+
+def load_model(path):
+    """The model of a ``cnnlab train`` checkpoint, in evaluation mode, and its run metadata.
+
+    CliError when the file is missing, corrupt, foreign or its weights do not fit."""
+    loaded = read_checkpoint(path)
+    run = loaded["run"]
+    classes, normalize = run.get("classes"), run.get("normalize")
+    if not (isinstance(classes, list) and classes and all(isinstance(c, str) for c in classes)
+            and isinstance(normalize, list) and len(normalize) == 2
+            and all(isinstance(v, (int, float)) for v in normalize) and normalize[1] > 0):
+        raise common.CliError(f"{path}: its metadata lacks the class names or the "
+                              "normalisation (not written by 'cnnlab train')")
+    model = MODELS[run["model"]](num_classes=len(classes))
+    try:
+        training.restore(loaded, model, path=path)
+    except ValueError as error:
+        raise common.CliError(one_line(error)) from None
+    model.eval()
+    return model, run
+
+
+def class_label(index: int, classes) -> str:
+    """``'7 - seven'`` (MNIST's names already start with the digit), ``'7 - Sneaker'``."""
+    name = classes[index]
+    return name if name.startswith(f"{index} ") else f"{index} - {name}"
+
+
+def probabilities(model, digits, normalize) -> np.ndarray:
+    """Softmax of the model's logits for uint8 digits (B, 28, 28): (B, classes)."""
+    with cnnlab.no_grad():
+        logits = model(to_tensor(np.asarray(digits), tuple(normalize)))
+    return cnnlab.softmax(logits, dim=1).numpy()
+
+
+def run(args) -> int:
+    viz.check_available()
+    report = common.Report(args.quiet)
+    model, metadata = load_model(args.checkpoint)
+    prepared = []
+    for path in args.images:
+        gray = read_image(path)
+        if min(gray.shape) < 1:
+            raise common.CliError(f"cannot read image '{path}': it has no pixels")
+        prepared.append((path, gray.shape, *prepare_digit(gray)))
+    report.say(f"{metadata['model']} trained on {metadata['dataset']} "
+               f"({args.checkpoint}); images made light-on-dark, square and 28x28, "
+               f"normalised with mean {metadata['normalize'][0]}, std "
+               f"{metadata['normalize'][1]}")
+    probs = probabilities(model, [digit for _, _, digit, _ in prepared], metadata["normalize"])
+    for (path, shape, _, inverted), row in zip(prepared, probs):
+        best = int(np.argmax(row))
+        line = f"{path}: {class_label(best, metadata['classes'])}, probability {row[best]:.4f}"
+        if not args.quiet:
+            notes = (["inverted (dark on light)"] if inverted else []) + (
+                [f"resized from {shape[1]}x{shape[0]}"] if shape != IMAGE_SIZE else [])
+            runner_up = int(np.argsort(row)[-2])
+            line += f" (next: {runner_up}, {row[runner_up]:.4f})"
+            line += f"; {', '.join(notes)}" if notes else ""
+        report.show(line)
+    return 0
+
+
+def register(commands) -> None:
+    parser = commands.add_parser(
+        "predict", help="classify digit images with a trained checkpoint",
+        description=common.description(
+            "Classify PNG/JPEG images with a checkpoint written by 'cnnlab train': print, per "
+            "image, the most probable class and its probability (softmax). Each image is "
+            "converted to grayscale, inverted if it is dark on light (a bright border), padded "
+            "to a square, resized to 28x28 and normalised like the training images. Digits "
+            "that fill about two thirds of the picture, centred, look most like MNIST's.",
+            ["cnnlab predict --checkpoint runs/lenet/checkpoint.npz digit.png",
+             "cnnlab predict --checkpoint runs/lenet/checkpoint.npz --quiet *.png"]),
+        formatter_class=common.HelpFormatter)
+    parser.add_argument("--checkpoint", required=True, metavar="PATH",
+                        help="checkpoint.npz written by 'cnnlab train'")
+    parser.add_argument("images", nargs="+", metavar="IMAGE", help="PNG or JPEG images")
+    common.add_common(parser, out=False)
+    parser.set_defaults(run=run)
