@@ -53,6 +53,10 @@ def main(argv=None) -> int:
     except (common.CliError, VizUnavailable) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except MemoryError as error:
+        detail = str(error) or "an array was too large"
+        print(f"error: not enough memory: {detail} (use smaller sizes)", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130

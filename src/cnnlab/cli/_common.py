@@ -125,11 +125,20 @@ def matrix(text: str) -> np.ndarray:
         raise argparse.ArgumentTypeError(
             f"expected numbers separated by ',' with rows separated by ';' "
             f"(e.g. '1,-1' or '0,1;1,0'), all rows of one length, got {text!r}")
-    array = np.array(values)
-    if not np.all(np.isfinite(array)):
-        raise argparse.ArgumentTypeError(f"numbers must be finite, got {text!r}")
     integral = all(re.fullmatch(r"\s*[+-]?\d+\s*", v) for row in rows for v in row.split(","))
-    return array.astype(np.int64) if integral else array.astype(np.float32)
+    if integral:
+        exact = [[int(v) for v in row.replace(" ", "").split(",")] for row in rows]
+        limit = np.iinfo(np.int64)
+        if any(not limit.min <= v <= limit.max for row in exact for v in row):
+            raise argparse.ArgumentTypeError(
+                f"integers must lie in [{limit.min}, {limit.max}] (int64), got {text!r}")
+        return np.array(exact, dtype=np.int64)
+    with np.errstate(over="ignore"):
+        array = np.array(values).astype(np.float32)
+    if not np.all(np.isfinite(array)):
+        raise argparse.ArgumentTypeError(
+            f"numbers must be finite and within float32's range (|x| < 3.4e38), got {text!r}")
+    return array
 
 
 def positive_int(text: str) -> int:
