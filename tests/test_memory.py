@@ -7,6 +7,7 @@ import pytest
 
 import cnnlab
 import cnnlab.functional as F
+from cnnlab.kernels import pool as pool_kernels
 from cnnlab.kernels import window
 
 BUDGET = 256 * 1024  # a small budget, so that a modest input needs many chunks
@@ -49,13 +50,15 @@ def test_chunked_results_equal_unchunked(name, monkeypatch):
     op = OPS[name]
     expected = forward_backward(op, x)
     monkeypatch.setattr(window, "SCRATCH_BYTES", 8 * 1024)
-    calls = []
-    original = window.batch_chunks
-    monkeypatch.setattr(window, "batch_chunks",
-                        lambda *a: calls.append(a) or original(*a))
+    plans = []  # the chunk plans of the convolution and pooling kernels
+    for module, name in ((window, "batch_chunks"), (pool_kernels, "_plane_chunks")):
+        original = getattr(module, name)
+        monkeypatch.setattr(module, name,
+                            lambda *a, _original=original: plans.append(list(_original(*a)))
+                            or plans[-1])
     chunked = forward_backward(op, x)
-    assert calls, "the op did not plan chunks"
-    assert sum(len(list(original(*a))) for a in calls) > len(calls)  # really split
+    assert plans, "the op did not plan chunks"
+    assert all(len(plan) > 1 for plan in plans)  # really split
     for ours, reference in zip(chunked, expected):
         np.testing.assert_allclose(ours, reference, rtol=1e-5, atol=1e-6)
 
@@ -127,3 +130,23 @@ def test_set_scratch_budget_is_what_kernels_read():
             cnnlab.set_scratch_budget(0)
     finally:
         assert cnnlab.set_scratch_budget(previous) == 12345
+
+
+@pytest.mark.parametrize("name", OPS)
+def test_threaded_results_equal_single_threaded(name):
+    """Kernels split work across threads (cnnlab.set_num_threads); results must not change."""
+    x = np.random.default_rng(2).standard_normal((6, 4, 40, 40)).astype(np.float32)
+    previous = cnnlab.set_num_threads(1)
+    try:
+        expected = forward_backward(OPS[name], x)
+        cnnlab.set_num_threads(2)
+        threaded = forward_backward(OPS[name], x)
+    finally:
+        cnnlab.set_num_threads(previous)
+    for ours, reference in zip(threaded, expected):
+        np.testing.assert_array_equal(ours, reference)
+
+
+def test_set_num_threads_validates():
+    with pytest.raises(ValueError, match=r"set_num_threads: threads must be a positive int, got 0"):
+        cnnlab.set_num_threads(0)

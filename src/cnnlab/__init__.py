@@ -45,3 +45,4 @@ from .shapes import (conv2d_output_shape, conv_transpose2d_output_shape,  # noqa
 from . import models  # noqa: E402
 from .summary import summary  # noqa: E402
 from .kernels.window import set_scratch_budget  # noqa: E402
+from .kernels.parallel import get_num_threads, set_num_threads  # noqa: E402

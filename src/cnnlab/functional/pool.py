@@ -177,7 +177,7 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     else:
         out = kernels.max_pool2d(array, *window)
     result = record("MaxPool2DWithIndices", out, (x,),
-                    lambda grad: (kernels.max_pool2d_backward(grad, array, *window),))
+                    lambda grad: (kernels.max_pool2d_backward(grad, array, *window, out=out),))
     result = restore_batch(result, batched)
     if return_indices:
         return result, _indices_tensor(indices, batched)

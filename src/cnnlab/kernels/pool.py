@@ -33,7 +33,7 @@ import numpy as np
 import functools
 
 from ..shapes import output_size, taps_inside, transposed_output_size
-from . import window
+from . import parallel, window
 from .pad import pad as pad_array
 from .pad import pad_backward
 from .window import tap_slices
@@ -258,25 +258,35 @@ def _row_shape(padded_shape, out_width) -> tuple:
 # ------------------------------------------------------- bounded scratch
 
 
-def _plane_chunks(n: int, c: int, bytes_per_plane: int):
-    """``(batch slice, channel slice)`` pairs covering all ``n * c`` planes, each chunk's
-    scratch within ``window.SCRATCH_BYTES``: whole images when one fits, else groups
-    of channels of one image. Slices give views: nothing is copied to split."""
+def _plane_chunks(n: int, c: int, bytes_per_plane: int, elements_per_plane: int):
+    """``(batch slice, channel slice)`` pairs covering all ``n * c`` planes.
+
+    Each chunk's scratch stays within ``window.SCRATCH_BYTES`` divided among the
+    threads that run chunks at once (whole images when one fits, else groups of
+    channels of one image), and there are at least as many chunks as threads worth
+    using. Slices give views: nothing is copied to split.
+    """
+    threads = parallel.threads_for(n * c * elements_per_plane)
+    budget = max(1, window.SCRATCH_BYTES // threads)
     per_image = bytes_per_plane * c
-    if per_image <= window.SCRATCH_BYTES or c == 1:
-        return [(batch, slice(None)) for batch in window.batch_chunks(n, per_image)]
+    if n >= threads and (per_image <= budget or c == 1):
+        per_chunk = min(max(1, budget // max(per_image, 1)), -(-n // threads))
+        return [(slice(start, min(start + per_chunk, n)), slice(None))
+                for start in range(0, n, per_chunk)]
+    per_chunk = min(max(1, budget // max(bytes_per_plane, 1)), -(-(n * c) // threads))
     return [(slice(i, i + 1), channels) for i in range(n)
-            for channels in window.batch_chunks(c, bytes_per_plane)]
+            for channels in (slice(start, min(start + per_chunk, c))
+                             for start in range(0, c, per_chunk))]
 
 
-def planes_in_chunks(plane_arrays, shape_argument=None, scratch_per_plane=6):
+def planes_in_chunks(plane_arrays, shape_argument=None, scratch_per_plane=6, plane_keywords=()):
     """Run a pooling kernel on groups of (image, channel) planes, never all at once.
 
     Pooling treats every plane on its own, so a kernel's scratch (padded copies,
     per-tap partial results: a few plane-sized arrays per plane) can be bounded by
-    feeding it a slice of the planes at a time. The decorated kernel then needs at
-    most about ``window.SCRATCH_BYTES`` beyond its input and output, whatever the
-    batch size.
+    feeding it a slice of the planes at a time, and the slices can run on several
+    threads (:mod:`cnnlab.kernels.parallel`). The decorated kernel then needs at most
+    about ``window.SCRATCH_BYTES`` beyond its input and output, whatever the batch size.
 
     Parameters
     ----------
@@ -286,6 +296,8 @@ def planes_in_chunks(plane_arrays, shape_argument=None, scratch_per_plane=6):
         Position of an ``input_shape`` argument ``(N, C, H, W)`` to adjust per chunk.
     scratch_per_plane : int
         Scratch estimate, in float64 copies of the largest plane.
+    plane_keywords : tuple of str
+        Keyword arguments shaped ``(N, C, ...)`` (or None) to slice as well.
     """
     def decorate(kernel):
         @functools.wraps(kernel)
@@ -295,18 +307,27 @@ def planes_in_chunks(plane_arrays, shape_argument=None, scratch_per_plane=6):
             largest = max(int(np.prod(a.shape[2:], dtype=np.int64)) for a in arrays)
             if shape_argument is not None:
                 largest = max(largest, int(np.prod(args[shape_argument][2:], dtype=np.int64)))
-            chunks = _plane_chunks(n, c, largest * 8 * scratch_per_plane) if n * c else []
+            chunks = (_plane_chunks(n, c, largest * 8 * scratch_per_plane, largest)
+                      if n * c else [])
             if len(chunks) <= 1:
                 return kernel(*args, **kwargs)
-            outputs = None
-            for batch, channels in chunks:
+
+            def run(chunk):
+                batch, channels = chunk
                 chunk_args = list(args)
                 for i in plane_arrays:
                     chunk_args[i] = args[i][batch, channels]
                 if shape_argument is not None:
                     piece = chunk_args[plane_arrays[0]].shape[:2]
                     chunk_args[shape_argument] = piece + tuple(args[shape_argument][2:])
-                result = kernel(*chunk_args, **kwargs)
+                chunk_kwargs = dict(kwargs)
+                for name in plane_keywords:
+                    if kwargs.get(name) is not None:
+                        chunk_kwargs[name] = kwargs[name][batch, channels]
+                return kernel(*chunk_args, **chunk_kwargs)
+
+            outputs = None
+            for (batch, channels), result in zip(chunks, parallel.map_threads(run, chunks)):
                 parts = result if isinstance(result, tuple) else (result,)
                 if outputs is None:
                     outputs = tuple(np.empty((n, c) + p.shape[2:], p.dtype) for p in parts)
@@ -380,9 +401,35 @@ def max_pool2d(x: np.ndarray, kernel_size, stride, padding, dilation, ceil_mode=
     return out, (row - top) * x.shape[-1] + (column - left)
 
 
-@planes_in_chunks((0, 1))
+def _max_pool2d_backward_tiled(grad_output, x, out, kernel_size) -> np.ndarray:
+    """Max-pool backward for windows that tile the input (kernel == stride, no
+    padding or dilation, no NaN in ``out``): each window's gradient goes to its first
+    element equal to the maximum, in row-major tap order, by direct strided writes."""
+    kernel_h, kernel_w = kernel_size
+    out_h, out_w = out.shape[-2:]
+    finite = grad_output.dtype.kind != "f" or bool(np.isfinite(np.sum(grad_output)))
+    grad_x = np.zeros(x.shape, dtype=grad_output.dtype)
+    taken = None
+    for i in range(kernel_h):
+        for j in range(kernel_w):
+            window = (Ellipsis, slice(i, out_h * kernel_h, kernel_h),
+                      slice(j, out_w * kernel_w, kernel_w))
+            hit = x[window] == out
+            if taken is None:
+                taken = hit
+            else:
+                np.greater(hit, taken, out=hit)  # hit and not taken before (bools)
+                taken |= hit
+            if finite:
+                np.multiply(grad_output, hit, out=grad_x[window])
+            else:  # inf * False would be NaN
+                grad_x[window] = np.where(hit, grad_output, 0)
+    return grad_x
+
+
+@planes_in_chunks((0, 1), plane_keywords=("out",))
 def max_pool2d_backward(grad_output: np.ndarray, x: np.ndarray, kernel_size, stride, padding,
-                        dilation, ceil_mode=False) -> np.ndarray:
+                        dilation, ceil_mode=False, out=None) -> np.ndarray:
     """Gradient of :func:`max_pool2d` with respect to ``x``.
 
     Each output's gradient goes to the one input position that won its window (the
@@ -399,12 +446,20 @@ def max_pool2d_backward(grad_output: np.ndarray, x: np.ndarray, kernel_size, str
     grad_output : np.ndarray, shape (N, C, H_out, W_out)
     x : np.ndarray, shape (N, C, H, W)
         The forward input.
+    out : np.ndarray, shape (N, C, H_out, W_out), optional
+        The forward output. When windows tile the input (kernel == stride, no padding,
+        no dilation), it lets the winners be found by comparison, several times faster.
 
     Returns
     -------
     np.ndarray, shape (N, C, H, W), dtype of ``grad_output``
     """
     grid = _Grid(x.shape[-2:], kernel_size, stride, padding, dilation, ceil_mode)
+    tiles = (tuple(kernel_size) == tuple(stride) and tuple(dilation) == (1, 1)
+             and all(lo == 0 and hi <= 0 for lo, hi in grid.widths))
+    if (out is not None and tiles
+            and (out.dtype.kind != "f" or not np.isnan(np.sum(out)))):
+        return _max_pool2d_backward_tiled(grad_output, x, out, kernel_size)
     padded = grid.pad(x, max_fill(x.dtype))
     row_max, _, row_winner, column_winner = _max_and_winners(*_strided_taps(padded, grid),
                                                              grid.first_inside)
