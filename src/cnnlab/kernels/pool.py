@@ -549,7 +549,8 @@ def avg_pool2d(x: np.ndarray, kernel_size, stride, padding, dilation, ceil_mode=
     sums = _window_sums(padded, grid)
     divisor = avg_divisor(x.shape[-2:], grid.out_shape, kernel_size, stride, padding, dilation,
                           count_include_pad, divisor_override)
-    return (sums / divisor).astype(result_dtype(x.dtype), copy=False)
+    sums /= np.asarray(divisor, dtype=sums.dtype)  # a float divisor: no float64 detour
+    return sums.astype(result_dtype(x.dtype), copy=False)
 
 
 @planes_in_chunks((0,), shape_argument=1)
@@ -570,7 +571,7 @@ def avg_pool2d_backward(grad_output: np.ndarray, input_shape, kernel_size, strid
     grid = _Grid(input_shape[-2:], kernel_size, stride, padding, dilation, ceil_mode)
     divisor = avg_divisor(input_shape[-2:], grid.out_shape, kernel_size, stride, padding, dilation,
                           count_include_pad, divisor_override)
-    grad = (grad_output / divisor).astype(grad_output.dtype, copy=False)
+    grad = grad_output / np.asarray(divisor, dtype=grad_output.dtype)
     grad_padded = _window_sums_backward(grad, grid, _padded_shape(input_shape, grid))
     return grid.unpad(grad_padded, input_shape)
 
