@@ -350,7 +350,8 @@ def _correlate(function, in1, in2, mode, boundary, fillvalue, flip):
     if flip:
         kernel = kernel[::-1, ::-1]
     fill = np.asarray(fillvalue).reshape(()).astype(dtype) if pad_mode == "constant" else 0
-    padded = pad_kernels.pad(image, padding, pad_mode, fill)
+    padded = image if padding == ((0, 0), (0, 0)) else pad_kernels.pad(image, padding, pad_mode,
+                                                                        fill)
     out = _correlate_valid(padded, kernel)
 
     def backward(grad):

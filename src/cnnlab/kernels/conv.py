@@ -33,12 +33,13 @@ transposed convolution is the input gradient of a convolution.
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import numpy as np
 
 from . import pad as padding_kernels
-from . import quiet
+from . import parallel, quiet
 from . import window
 from .window import flat_windows, windows
 from ..shapes import output_size, transposed_output_size
@@ -146,6 +147,10 @@ def conv_geometry(x_shape, weight_shape, stride, padding, dilation, groups, padd
                         tuple(dilation), tuple(out_shape), int(groups), padding_mode)
 
 
+WIDE_MIN_ELEMENTS = 4096
+"""Inputs smaller than this use the narrow layout: for them the call overhead dominates."""
+
+
 def _all_finite(*arrays) -> bool:
     """The wide layout multiplies discarded columns by zeros: only safe for finite data.
 
@@ -160,7 +165,8 @@ def _choose_layout(geometry: ConvGeometry, out_channels: int, *arrays) -> ConvGe
     if geometry.pointwise:
         return geometry
     geometry.check_memory(out_channels, arrays[0].dtype.itemsize)
-    if geometry.stride == (1, 1) and _all_finite(*arrays):
+    small = arrays[0].size < WIDE_MIN_ELEMENTS  # short rows cost little; skip the checks
+    if geometry.stride == (1, 1) and not small and _all_finite(*arrays):
         return geometry._replace(wide=True)
     return geometry
 
@@ -200,9 +206,19 @@ def im2col(xp: np.ndarray, geometry: ConvGeometry, cols: np.ndarray) -> np.ndarr
         In the wide layout the shape is (C, kh, kw, N, OH * Wp), ``q`` running over
         the whole padded row.
     """
-    for i, j, tap in _taps(xp, geometry):
-        cols[:, i, j] = tap
+    def copy(batch):
+        for i, j, tap in _taps(xp[batch], geometry):
+            cols[:, i, j, batch] = tap
+    _by_images(copy, xp.shape[0], cols.size)
     return cols
+
+
+def _by_images(work, n: int, elements: int) -> None:
+    """Run ``work(batch_slice)`` over the images, split among threads when worthwhile
+    (each thread reads and writes its own images: no two touch the same memory)."""
+    parts = parallel.split(n, parallel.threads_for(elements))
+    for _ in parallel.map_threads(work, parts):
+        pass
 
 
 def col2im(cols: np.ndarray, geometry: ConvGeometry, padded: np.ndarray) -> np.ndarray:
@@ -219,8 +235,10 @@ def col2im(cols: np.ndarray, geometry: ConvGeometry, padded: np.ndarray) -> np.n
     Overlapping windows add up: one strided ``+=`` per tap, kh * kw in all. In the
     wide layout ``cols`` must be zero in the discarded columns (``q >= OW``).
     """
-    for i, j, tap in _taps(padded, geometry):
-        tap += cols[:, i, j]
+    def add(batch):
+        for i, j, tap in _taps(padded[batch], geometry):
+            tap += cols[:, i, j, batch]
+    _by_images(add, padded.shape[0], cols.size)
     return padded
 
 
@@ -276,7 +294,7 @@ class _Scratch:
         self.buffers = {}
 
     def _view(self, name, shape, allocate):
-        size = int(np.prod(shape))
+        size = math.prod(shape)
         buffer = self.buffers.get(name)
         if buffer is None or buffer.size < size:
             buffer = self.buffers[name] = allocate(size, self.dtype)

@@ -16,6 +16,7 @@ never over pixels.
 
 from __future__ import annotations
 
+import functools
 import os
 
 import numpy as np
@@ -137,6 +138,7 @@ def batch_chunks(n: int, bytes_per_item: int):
         yield slice(start, min(start + per_chunk, n))
 
 
+@functools.lru_cache(maxsize=None)
 def physical_memory() -> int:
     """Bytes of physical memory on this machine (a large number if unknown)."""
     try:
