@@ -17,6 +17,13 @@ Threads: both libraries use the same number, printed in the header. By default P
 is given as many as OpenBLAS (NumPy's BLAS) uses, which is one per core unless
 ``OPENBLAS_NUM_THREADS`` says otherwise (PyTorch's default is one per core too);
 ``--threads N`` sets both.
+
+Idle threads: after a matrix product OpenBLAS's threads keep spinning for about 2^28
+cycles (~0.1 s) unless ``OPENBLAS_THREAD_TIMEOUT`` says otherwise. Spinning on one of
+two cores, they made PyTorch's next convolution 2-3x slower than alone, even after
+the 30 ms idle gap (measured here; PyTorch's OpenMP threads do not linger that long).
+This script therefore sets ``OPENBLAS_THREAD_TIMEOUT=4`` (threads sleep at once)
+before NumPy is imported, unless the variable is already set.
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ import time
 from dataclasses import dataclass, field
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")  # see the module docstring
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
@@ -555,7 +563,9 @@ def print_header(info: dict, settings: Settings, samples: int) -> None:
           f"{' '.join(f'{x:.2f}' for x in info['load_average'] or ())}")
     print(f"Python {info['python']}; NumPy {blas['numpy']} with {blas.get('name')} "
           f"{blas.get('version') or ''} (core {blas.get('core')}; threads: {blas.get('threads')})")
-    print(f"PyTorch {info['torch']}, torch.get_num_threads() = {info['torch_threads']}")
+    print(f"PyTorch {info['torch']}, torch.get_num_threads() = {info['torch_threads']}; "
+          f"cnnlab.get_num_threads() = {cnnlab.get_num_threads()}; "
+          f"OPENBLAS_THREAD_TIMEOUT={os.environ.get('OPENBLAS_THREAD_TIMEOUT')}")
     load = info["load_average"]
     if load and load[0] > 0.5:
         print(f"note: load average {load[0]:.2f} before starting: other processes are using "

@@ -33,6 +33,9 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+# Idle OpenBLAS threads spin ~0.1 s after each product and slow the other library's
+# next call (see run.py); let them sleep at once.
+os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402

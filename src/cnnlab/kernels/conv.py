@@ -39,7 +39,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import pad as padding_kernels
-from . import parallel, quiet
+from . import buffers, parallel, quiet
 from . import window
 from .window import flat_windows, windows
 from ..shapes import output_size, transposed_output_size
@@ -292,21 +292,37 @@ class _Scratch:
     def __init__(self, dtype):
         self.dtype = dtype
         self.buffers = {}
+        self.kept = set()
 
-    def _view(self, name, shape, allocate):
+    def _view(self, name, shape, zero):
         size = math.prod(shape)
         buffer = self.buffers.get(name)
         if buffer is None or buffer.size < size:
-            buffer = self.buffers[name] = allocate(size, self.dtype)
+            if buffer is not None:
+                buffers.give(buffer)
+            buffer = self.buffers[name] = buffers.take(size, self.dtype)
+            if zero:
+                buffer[:size] = 0
         return buffer[:size].reshape(shape)
 
     def get(self, name: str, shape) -> np.ndarray:
         """An uninitialised buffer."""
-        return self._view(name, shape, np.empty)
+        return self._view(name, shape, zero=False)
 
     def zeros(self, name: str, shape) -> np.ndarray:
         """A buffer whose entries are zero where nobody wrote since it was made."""
-        return self._view(name, shape, np.zeros)
+        return self._view(name, shape, zero=True)
+
+    def keep(self, name: str) -> None:
+        """``name``'s buffer outlives this call (it is not given back)."""
+        self.kept.add(name)
+
+    def release(self) -> None:
+        """Give every buffer not kept back to the pool (:mod:`cnnlab.kernels.buffers`)."""
+        for name, buffer in self.buffers.items():
+            if name not in self.kept:
+                buffers.give(buffer)
+        self.buffers = {}
 
 
 def _cols_for_chunk(x_chunk, geometry, scratch) -> np.ndarray:
@@ -322,7 +338,7 @@ def _cols_for_chunk(x_chunk, geometry, scratch) -> np.ndarray:
     return cols.reshape(channels * kernel_h * kernel_w, n * geometry.locations)
 
 
-def _rows(dy_chunk: np.ndarray, geometry: ConvGeometry) -> np.ndarray:
+def _rows(dy_chunk: np.ndarray, geometry: ConvGeometry, scratch=None) -> np.ndarray:
     """``dy`` chunk ``(n, O, OH, OW)`` as the GEMM layout ``(O, n*L)`` (a copy).
 
     In the wide layout the discarded columns are zero, so they add nothing.
@@ -330,7 +346,8 @@ def _rows(dy_chunk: np.ndarray, geometry: ConvGeometry) -> np.ndarray:
     n, channels, out_h, out_w = dy_chunk.shape
     if not geometry.wide:
         return dy_chunk.transpose(1, 0, 2, 3).reshape(channels, -1)
-    rows = np.zeros((channels, n, out_h, geometry.row_length), dy_chunk.dtype)
+    shape = (channels, n, out_h, geometry.row_length)
+    rows = scratch.zeros("rows", shape) if scratch is not None else np.zeros(shape, dy_chunk.dtype)
     rows[..., :out_w] = dy_chunk.transpose(1, 0, 2, 3)
     return rows.reshape(channels, -1)
 
@@ -342,7 +359,7 @@ def _from_rows(result: np.ndarray, geometry: ConvGeometry, channels: int) -> np.
     return grid.transpose(1, 0, 2, 3)
 
 
-def _input_grad_chunk(dy_rows, weight, geometry, chunk_shape) -> np.ndarray:
+def _input_grad_chunk(dy_rows, weight, geometry, chunk_shape, scratch=None) -> np.ndarray:
     """``dx`` of one batch chunk from its ``dy`` rows ``(O, n*L)``: W.T @ dY, then col2im."""
     groups = geometry.groups
     out_channels, _, kernel_h, kernel_w = weight.shape
@@ -353,12 +370,20 @@ def _input_grad_chunk(dy_rows, weight, geometry, chunk_shape) -> np.ndarray:
         # One output channel per group (depthwise): the contraction has length 1, an
         # outer product, which broadcasting does several times faster than matmul.
         dcols = w_t * dy_groups
+    elif scratch is not None:
+        dcols = np.matmul(w_t, dy_groups, out=scratch.get("dcols", (groups, w_t.shape[1],
+                                                                   dy_groups.shape[2])))
     else:
         dcols = np.matmul(w_t, dy_groups)
     dcols = dcols.reshape(channels, kernel_h, kernel_w, n, -1)
     if not geometry.wide:
         dcols = dcols.reshape((channels, kernel_h, kernel_w, n) + geometry.out_shape)
-    grad_padded = np.zeros((n, channels) + geometry.buffer_shape, dcols.dtype)
+    shape = (n, channels) + geometry.buffer_shape
+    if scratch is not None:
+        grad_padded = scratch.get("grad_padded", shape)
+        grad_padded[...] = 0
+    else:
+        grad_padded = np.zeros(shape, dcols.dtype)
     col2im(dcols, geometry, grad_padded)
     return _unpad_chunk(grad_padded, geometry, chunk_shape)
 
@@ -422,6 +447,8 @@ def conv2d_forward(x, weight, bias, stride, padding, dilation, groups, padding_m
             out[chunk] = _from_rows(result, geometry, out_channels)
         if keep_cols and len(chunks) == 1:
             cols_kept = cols
+            scratch.keep("cols")
+        scratch.release()
     if bias is not None:
         out += bias.astype(dtype, copy=False).reshape(1, -1, 1, 1)
     return out, ConvCache(geometry, x, weight, cols_kept)
@@ -505,7 +532,7 @@ def conv2d_backward(grad_out, cache: ConvCache, need_input=True, need_weight=Tru
         geometry = geometry._replace(wide=False)
         cached_cols = None
     for chunk in geometry.chunks(out_channels, dtype.itemsize):
-        dy_rows = _rows(dy[chunk], geometry)
+        dy_rows = _rows(dy[chunk], geometry, scratch)
         if need_weight:
             cols = cached_cols
             if cols is None:
@@ -514,7 +541,9 @@ def conv2d_backward(grad_out, cache: ConvCache, need_input=True, need_weight=Tru
             grad_w += np.matmul(dy_rows.reshape(groups, out_channels // groups, -1),
                                 cols.transpose(0, 2, 1))
         if need_input:
-            grad_x[chunk] = _input_grad_chunk(dy_rows, weight, geometry, x[chunk].shape)
+            grad_x[chunk] = _input_grad_chunk(dy_rows, weight, geometry, x[chunk].shape,
+                                              scratch)
+    scratch.release()
     if need_weight:
         grad_w = grad_w.reshape(weight.shape)
     return grad_x, grad_w, grad_b
