@@ -92,6 +92,12 @@ class ConvGeometry(NamedTuple):
         return any(any(side) for side in self.padding)
 
     @property
+    def depthwise(self) -> bool:
+        """One input and one output channel per group: each channel filtered on its own."""
+        channels = self.input_shape[1]
+        return self.groups > 1 and self.groups == channels and not self.pointwise
+
+    @property
     def pointwise(self) -> bool:
         """1x1 kernel, stride 1, no padding: a plain matrix product, no im2col."""
         return (self.kernel_size == (1, 1) and self.stride == (1, 1) and not self.is_padded
@@ -388,6 +394,99 @@ def _input_grad_chunk(dy_rows, weight, geometry, chunk_shape, scratch=None) -> n
     return _unpad_chunk(grad_padded, geometry, chunk_shape)
 
 
+# ----------------------------------------------------------------- depthwise
+#
+# With one input and one output channel per group, im2col + GEMM degenerates into C
+# products of a (1 x k*k) row by a (k*k x N*L) matrix. Directly, each output channel
+# is a sum over taps of (tap grid) * (one weight):
+#
+#   y[n, c] = b[c] + sum_{i,j} w[c, 0, i, j] * xp[n, c, i*dh + p*sh, j*dw + q*sw]
+#   dxp[n, c, tap grid] += w[c, 0, i, j] * dy[n, c]          (the transpose, per tap)
+#   dw[c, 0, i, j] = sum_{n,p,q} dy[n, c, p, q] * xp[n, c, tap grid]
+#
+# Done one image at a time, so the k*k passes over it stay in cache, and images
+# split among threads.
+
+
+def _image_blocks(n: int, elements_per_image: int) -> list:
+    """Single images, split among the threads worth using."""
+    threads = parallel.threads_for(n * elements_per_image)
+    return [part for part in parallel.split(n, threads)]
+
+
+def _depthwise_forward(x, weight, geometry) -> np.ndarray:
+    n, channels = x.shape[:2]
+    out_h, out_w = geometry.out_shape
+    out = np.empty((n, channels, out_h, out_w), x.dtype)
+    taps = weight.reshape(channels, -1)
+
+    def work(part):
+        scratch = _Scratch(x.dtype)
+        for image in range(part.start, part.stop):
+            padded = _pad_chunk(x[image:image + 1], geometry, scratch)
+            total = product = None
+            for i, j, tap in _taps(padded, geometry):           # tap: (C, 1, ...)
+                column = taps[:, i * geometry.kernel_size[1] + j].reshape(
+                    (channels,) + (1,) * (tap.ndim - 1))
+                if total is None:
+                    total = scratch.get("total", tap.shape)
+                    product = scratch.get("product", tap.shape)
+                    np.multiply(tap, column, out=total)
+                else:
+                    np.multiply(tap, column, out=product)
+                    total += product
+            grid = total.reshape(channels, out_h, -1)[..., :out_w]
+            out[image] = grid
+        scratch.release()
+    for _ in parallel.map_threads(work, _image_blocks(n, x[0].size)):
+        pass
+    return out
+
+
+def _depthwise_backward(dy, x, weight, geometry, need_input, need_weight):
+    n, channels = x.shape[:2]
+    out_h, out_w = geometry.out_shape
+    kernel_w = geometry.kernel_size[1]
+    taps = weight.reshape(channels, -1)
+    grad_x = np.empty(x.shape, x.dtype) if need_input else None
+    parts = _image_blocks(n, x[0].size)
+    partial_w = [np.zeros(taps.shape, x.dtype) for _ in parts] if need_weight else None
+
+    def work(index):
+        part = parts[index]
+        scratch = _Scratch(x.dtype)
+        for image in range(part.start, part.stop):
+            if geometry.wide:   # dy in the layout of a tap: (C, 1, OH * Wp), zeros outside
+                rows = scratch.zeros("rows", (channels, 1, out_h, geometry.row_length))
+                rows[:, 0, :, :out_w] = dy[image]
+                rows = rows.reshape(channels, 1, -1)
+            else:
+                rows = dy[image:image + 1].transpose(1, 0, 2, 3)
+            padded = _pad_chunk(x[image:image + 1], geometry, scratch) if need_weight else None
+            grad_padded = None
+            if need_input:
+                grad_padded = scratch.get("grad_padded", (1, channels) + geometry.buffer_shape)
+                grad_padded[...] = 0
+            product = scratch.get("product", rows.shape)
+            for i, j, tap in _taps(grad_padded if need_input else padded, geometry):
+                k = i * kernel_w + j
+                if need_input:
+                    np.multiply(rows, taps[:, k].reshape((channels,) + (1,) * (rows.ndim - 1)),
+                                out=product)
+                    tap += product
+            if need_weight:
+                for i, j, tap in _taps(padded, geometry):
+                    np.multiply(rows, tap, out=product)
+                    partial_w[index][:, i * kernel_w + j] += product.reshape(channels, -1).sum(1)
+            if need_input:
+                grad_x[image] = _unpad_chunk(grad_padded, geometry, (1,) + x.shape[1:])[0]
+        scratch.release()
+    for _ in parallel.map_threads(work, range(len(parts))):
+        pass
+    grad_w = sum(partial_w).reshape(weight.shape) if need_weight else None
+    return grad_x, grad_w
+
+
 # -------------------------------------------------------------------- conv2d
 
 
@@ -431,7 +530,9 @@ def conv2d_forward(x, weight, bias, stride, padding, dilation, groups, padding_m
     n = x.shape[0]
     out_h, out_w = geometry.out_shape
     cols_kept = None
-    if geometry.pointwise:
+    if geometry.depthwise and out_channels == groups:
+        out = _depthwise_forward(x, weight, geometry)
+    elif geometry.pointwise:
         # Each image is a (C, H*W) matrix: y_n = W (O, C) @ x_n, per group.
         out = np.matmul(w_groups, x.reshape(n, groups, -1, out_h * out_w))
         out = out.reshape(n, out_channels, out_h, out_w)
@@ -509,6 +610,12 @@ def conv2d_backward(grad_out, cache: ConvCache, need_input=True, need_weight=Tru
     grad_b = dy.sum(axis=(0, 2, 3)) if need_bias else None
     grad_x = grad_w = None
     w_groups = weight.reshape(groups, out_channels // groups, -1)
+
+    if geometry.depthwise and out_channels == groups and (need_input or need_weight):
+        if geometry.wide and not _all_finite(dy):
+            geometry = geometry._replace(wide=False)
+        grad_x, grad_w = _depthwise_backward(dy, x, weight, geometry, need_input, need_weight)
+        return grad_x, grad_w, grad_b
 
     if geometry.pointwise:
         dy_groups = dy.reshape(n, groups, out_channels // groups, -1)
