@@ -139,14 +139,23 @@ def test_set_scratch_budget_is_what_kernels_read():
 
 
 @pytest.mark.parametrize("name", OPS)
-def test_threaded_results_equal_single_threaded(name):
+def test_threaded_results_equal_single_threaded(name, monkeypatch):
     """Kernels split work across threads (cnnlab.set_num_threads); results must not change."""
+    from cnnlab.kernels import parallel
+
+    monkeypatch.setattr(parallel, "MIN_ELEMENTS_PER_THREAD", 1)  # split even this small input
+    calls = []
+    original = parallel.map_threads
+    monkeypatch.setattr(parallel, "map_threads",
+                        lambda work, items: calls.append(len(list(items))) or original(work, items))
     x = np.random.default_rng(2).standard_normal((6, 4, 40, 40)).astype(np.float32)
     previous = cnnlab.set_num_threads(1)
     try:
         expected = forward_backward(OPS[name], x)
         cnnlab.set_num_threads(2)
+        calls.clear()
         threaded = forward_backward(OPS[name], x)
+        assert max(calls) >= 2  # the work really was split
     finally:
         cnnlab.set_num_threads(previous)
     for ours, reference in zip(threaded, expected):
