@@ -79,6 +79,14 @@ class Optimizer:
     def _update(self, param, grad, state, group):
         raise NotImplementedError
 
+    @staticmethod
+    def _gradient(param, grad, group):
+        """The gradient to step along: negated to maximize, plus L2 ``weight_decay * p``."""
+        grad = -grad if group["maximize"] else grad
+        if group["weight_decay"]:
+            grad = grad + group["weight_decay"] * param
+        return grad
+
     # ------------------------------------------------------------- state dict
     def state_dict(self) -> dict:
         """Hyper-parameters per group, and per-parameter state by position (as PyTorch)."""
@@ -170,9 +178,7 @@ class SGD(Optimizer):
                                       maximize=maximize))
 
     def _update(self, param, grad, state, group):
-        grad = -grad if group["maximize"] else grad
-        if group["weight_decay"]:
-            grad = grad + group["weight_decay"] * param
+        grad = self._gradient(param, grad, group)
         momentum = group["momentum"]
         if momentum:
             buffer = state.get("momentum_buffer")
@@ -209,9 +215,7 @@ class Adam(Optimizer):
                                       maximize=maximize))
 
     def _update(self, param, grad, state, group):
-        grad = -grad if group["maximize"] else grad
-        if group["weight_decay"]:
-            grad = grad + group["weight_decay"] * param
+        grad = self._gradient(param, grad, group)
         if not state:
             state["step"] = 0
             state["exp_avg"] = np.zeros_like(param)

@@ -141,14 +141,18 @@ def matrix(text: str) -> np.ndarray:
     return array
 
 
-def positive_int(text: str) -> int:
+def _int_at_least(text: str, minimum: int, expected: str, rule: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"{rule}, got {text!r}")
     return value
+
+
+def positive_int(text: str) -> int:
+    return _int_at_least(text, 1, "a positive integer", "must be >= 1")
 
 
 def positive_float(text: str) -> float:
@@ -162,13 +166,7 @@ def positive_float(text: str) -> float:
 
 
 def seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer seed, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"seeds must be >= 0, got {text!r}")
-    return value
+    return _int_at_least(text, 0, "an integer seed", "seeds must be >= 0")
 
 
 def describe(pair_value) -> str:

@@ -219,11 +219,15 @@ def im2col(xp: np.ndarray, geometry: ConvGeometry, cols: np.ndarray) -> np.ndarr
     return cols
 
 
+def _image_parts(n: int, elements: int) -> list:
+    """Slices of the ``n`` images, one per thread worth using on ``elements`` of work."""
+    return parallel.split(n, parallel.threads_for(elements))
+
+
 def _by_images(work, n: int, elements: int) -> None:
     """Run ``work(batch_slice)`` over the images, split among threads when worthwhile
     (each thread reads and writes its own images: no two touch the same memory)."""
-    parts = parallel.split(n, parallel.threads_for(elements))
-    for _ in parallel.map_threads(work, parts):
+    for _ in parallel.map_threads(work, _image_parts(n, elements)):
         pass
 
 
@@ -344,7 +348,7 @@ def _cols_for_chunk(x_chunk, geometry, scratch) -> np.ndarray:
     return cols.reshape(channels * kernel_h * kernel_w, n * geometry.locations)
 
 
-def _rows(dy_chunk: np.ndarray, geometry: ConvGeometry, scratch=None) -> np.ndarray:
+def _rows(dy_chunk: np.ndarray, geometry: ConvGeometry, scratch) -> np.ndarray:
     """``dy`` chunk ``(n, O, OH, OW)`` as the GEMM layout ``(O, n*L)`` (a copy).
 
     In the wide layout the discarded columns are zero, so they add nothing.
@@ -352,8 +356,7 @@ def _rows(dy_chunk: np.ndarray, geometry: ConvGeometry, scratch=None) -> np.ndar
     n, channels, out_h, out_w = dy_chunk.shape
     if not geometry.wide:
         return dy_chunk.transpose(1, 0, 2, 3).reshape(channels, -1)
-    shape = (channels, n, out_h, geometry.row_length)
-    rows = scratch.zeros("rows", shape) if scratch is not None else np.zeros(shape, dy_chunk.dtype)
+    rows = scratch.zeros("rows", (channels, n, out_h, geometry.row_length))
     rows[..., :out_w] = dy_chunk.transpose(1, 0, 2, 3)
     return rows.reshape(channels, -1)
 
@@ -365,7 +368,7 @@ def _from_rows(result: np.ndarray, geometry: ConvGeometry, channels: int) -> np.
     return grid.transpose(1, 0, 2, 3)
 
 
-def _input_grad_chunk(dy_rows, weight, geometry, chunk_shape, scratch=None) -> np.ndarray:
+def _input_grad_chunk(dy_rows, weight, geometry, chunk_shape, scratch) -> np.ndarray:
     """``dx`` of one batch chunk from its ``dy`` rows ``(O, n*L)``: W.T @ dY, then col2im."""
     groups = geometry.groups
     out_channels, _, kernel_h, kernel_w = weight.shape
@@ -376,20 +379,14 @@ def _input_grad_chunk(dy_rows, weight, geometry, chunk_shape, scratch=None) -> n
         # One output channel per group (depthwise): the contraction has length 1, an
         # outer product, which broadcasting does several times faster than matmul.
         dcols = w_t * dy_groups
-    elif scratch is not None:
+    else:
         dcols = np.matmul(w_t, dy_groups, out=scratch.get("dcols", (groups, w_t.shape[1],
                                                                    dy_groups.shape[2])))
-    else:
-        dcols = np.matmul(w_t, dy_groups)
     dcols = dcols.reshape(channels, kernel_h, kernel_w, n, -1)
     if not geometry.wide:
         dcols = dcols.reshape((channels, kernel_h, kernel_w, n) + geometry.out_shape)
-    shape = (n, channels) + geometry.buffer_shape
-    if scratch is not None:
-        grad_padded = scratch.get("grad_padded", shape)
-        grad_padded[...] = 0
-    else:
-        grad_padded = np.zeros(shape, dcols.dtype)
+    grad_padded = scratch.get("grad_padded", (n, channels) + geometry.buffer_shape)
+    grad_padded[...] = 0
     col2im(dcols, geometry, grad_padded)
     return _unpad_chunk(grad_padded, geometry, chunk_shape)
 
@@ -406,12 +403,6 @@ def _input_grad_chunk(dy_rows, weight, geometry, chunk_shape, scratch=None) -> n
 #
 # Done one image at a time, so the k*k passes over it stay in cache, and images
 # split among threads.
-
-
-def _image_blocks(n: int, elements_per_image: int) -> list:
-    """Single images, split among the threads worth using."""
-    threads = parallel.threads_for(n * elements_per_image)
-    return [part for part in parallel.split(n, threads)]
 
 
 def _depthwise_forward(x, weight, geometry) -> np.ndarray:
@@ -438,8 +429,7 @@ def _depthwise_forward(x, weight, geometry) -> np.ndarray:
             grid = total.reshape(channels, out_h, -1)[..., :out_w]
             out[image] = grid
         scratch.release()
-    for _ in parallel.map_threads(work, _image_blocks(n, x[0].size)):
-        pass
+    _by_images(work, n, x.size)
     return out
 
 
@@ -449,7 +439,7 @@ def _depthwise_backward(dy, x, weight, geometry, need_input, need_weight):
     kernel_w = geometry.kernel_size[1]
     taps = weight.reshape(channels, -1)
     grad_x = np.empty(x.shape, x.dtype) if need_input else None
-    parts = _image_blocks(n, x[0].size)
+    parts = _image_parts(n, x.size)
     partial_w = [np.zeros(taps.shape, x.dtype) for _ in parts] if need_weight else None
 
     def work(index):
@@ -711,10 +701,12 @@ def conv_transpose2d_forward(x, weight, bias, stride, padding, output_padding, g
         x_groups = x.reshape(n, groups, in_channels // groups, -1)
         out[...] = np.matmul(w_groups.transpose(0, 2, 1), x_groups).reshape(out.shape)
     else:
+        scratch = _Scratch(dtype)
         for chunk in geometry.chunks(in_channels, dtype.itemsize):
             chunk_shape = (x[chunk].shape[0], out_channels) + out_size
-            out[chunk] = _input_grad_chunk(_rows(x[chunk], geometry), weight, geometry,
-                                           chunk_shape)
+            out[chunk] = _input_grad_chunk(_rows(x[chunk], geometry, scratch), weight,
+                                           geometry, chunk_shape, scratch)
+        scratch.release()
     if bias is not None:
         out += bias.astype(dtype, copy=False).reshape(1, -1, 1, 1)
     return out, ConvTransposeCache(geometry, x, weight)
