@@ -165,3 +165,21 @@ def test_threaded_results_equal_single_threaded(name, monkeypatch):
 def test_set_num_threads_validates():
     with pytest.raises(ValueError, match=r"set_num_threads: threads must be a positive int, got 0"):
         cnnlab.set_num_threads(0)
+
+
+def test_columns_kept_for_backward_return_to_the_pool_when_the_graph_is_freed():
+    # The forward keeps its im2col columns for the weight gradient; once backward has
+    # run (autograd drops the closure), the next forward must reuse that memory rather
+    # than fault in a fresh buffer.
+    buffers.clear()
+    x = cnnlab.tensor(np.random.default_rng(0).standard_normal((4, 3, 16, 16),
+                                                               dtype=np.float32))
+    w = cnnlab.tensor(np.ones((5, 3, 3, 3), np.float32), requires_grad=True)
+    out = F.conv2d(x, w, padding=1)
+    out.sum().backward()
+    pooled = [buffer for buffer in buffers._free() if buffer.nbytes >= 4 * 3 * 9 * 4 * 16 * 16]
+    assert pooled, "the kept columns did not go back to the pool"
+    before = {buffer.ctypes.data for buffer in pooled}
+    out = F.conv2d(x, w, padding=1)
+    after = {buffer.ctypes.data for buffer in buffers._free()}
+    assert before - after, "the next forward did not take the returned columns"

@@ -6,8 +6,10 @@ written: filling a new 60 MiB im2col buffer took 13 ms here, refilling a used on
 they return, so that the next call (the next layer, the next training step) writes
 into memory that is already mapped.
 
-Buffers that escape a call (im2col columns kept for the backward pass) are simply
-not given back. The pool is per thread, and holds at most ``2 * SCRATCH_BYTES``.
+A buffer that escapes a call (im2col columns kept for the backward pass) is wrapped
+in a :class:`Lent`, which gives it back when the last reference to it goes (when
+autograd frees the graph after ``backward``). The pool is per thread, and holds at
+most ``2 * SCRATCH_BYTES``.
 """
 
 from __future__ import annotations
@@ -59,6 +61,22 @@ def give(array: np.ndarray) -> None:
         return
     if sum(b.nbytes for b in free) + raw.nbytes <= 2 * window.SCRATCH_BYTES:
         free.append(raw)
+
+
+class Lent:
+    """A pooled buffer kept beyond the call that took it; back to the pool when freed.
+
+    Whoever holds the ``Lent`` may use ``array``; nobody may keep a view of it longer
+    than the ``Lent`` itself (the memory is reused once the ``Lent`` is gone).
+    """
+
+    __slots__ = ("array",)
+
+    def __init__(self, array: np.ndarray):
+        self.array = array
+
+    def __del__(self):
+        give(self.array)
 
 
 def clear() -> None:

@@ -129,7 +129,7 @@ class ConvCache(NamedTuple):
     geometry: ConvGeometry
     x: np.ndarray             # (N, C, H, W), in the compute dtype
     weight: np.ndarray        # (O, C/G, kh, kw), in the compute dtype
-    cols: np.ndarray | None   # (K, N*L) when the forward ran in one chunk, else None
+    cols: buffers.Lent | None  # (K, N*L) when the forward ran in one chunk, else None
 
 
 def compute_dtype(x: np.ndarray, weight: np.ndarray) -> np.dtype:
@@ -520,12 +520,17 @@ def conv2d_forward(x, weight, bias, stride, padding, dilation, groups, padding_m
     n = x.shape[0]
     out_h, out_w = geometry.out_shape
     cols_kept = None
+    column = None if bias is None else bias.astype(dtype, copy=False).reshape(1, -1, 1, 1)
     if geometry.depthwise and out_channels == groups:
         out = _depthwise_forward(x, weight, geometry)
+        if column is not None:
+            out += column
     elif geometry.pointwise:
         # Each image is a (C, H*W) matrix: y_n = W (O, C) @ x_n, per group.
         out = np.matmul(w_groups, x.reshape(n, groups, -1, out_h * out_w))
         out = out.reshape(n, out_channels, out_h, out_w)
+        if column is not None:
+            out += column
     else:
         out = np.empty((n, out_channels, out_h, out_w), dtype)
         scratch = _Scratch(dtype)
@@ -535,13 +540,14 @@ def conv2d_forward(x, weight, bias, stride, padding, dilation, groups, padding_m
             locations = cols.shape[1]
             result = scratch.get("result", (groups, out_channels // groups, locations))
             np.matmul(w_groups, cols.reshape(groups, -1, locations), out=result)
-            out[chunk] = _from_rows(result, geometry, out_channels)
+            if column is None:
+                out[chunk] = _from_rows(result, geometry, out_channels)
+            else:  # the bias is added in the same pass that lays out the result
+                np.add(_from_rows(result, geometry, out_channels), column, out=out[chunk])
         if keep_cols and len(chunks) == 1:
-            cols_kept = cols
+            cols_kept = buffers.Lent(cols)
             scratch.keep("cols")
         scratch.release()
-    if bias is not None:
-        out += bias.astype(dtype, copy=False).reshape(1, -1, 1, 1)
     return out, ConvCache(geometry, x, weight, cols_kept)
 
 
@@ -631,7 +637,7 @@ def conv2d_backward(grad_out, cache: ConvCache, need_input=True, need_weight=Tru
     for chunk in geometry.chunks(out_channels, dtype.itemsize):
         dy_rows = _rows(dy[chunk], geometry, scratch)
         if need_weight:
-            cols = cached_cols
+            cols = None if cached_cols is None else cached_cols.array
             if cols is None:
                 cols = _cols_for_chunk(x[chunk], geometry, scratch)
             cols = cols.reshape(groups, -1, cols.shape[1])
