@@ -814,3 +814,20 @@ def test_errors_are_clear(call, error, message):
 def test_kernel_unpool_rejects_out_of_range_indices():
     with pytest.raises(ValueError, match=r"max_unpool2d: found an invalid max index 4"):
         pool_kernels.max_unpool2d(np.ones((1, 1, 1, 1)), np.array([[[[4]]]]), (2, 2))
+
+
+def test_tap_parts_are_exactly_the_reads_inside_the_input():
+    # tap_parts lets pooling skip the padded copy: for each tap it must list exactly
+    # the (output, input) pairs whose read lands inside the input, by the definition
+    # "tap t of output q reads input q * stride + t * dilation - low".
+    from cnnlab.kernels.window import tap_parts
+    for size, k, s, d, low, out in itertools.product(range(1, 7), range(1, 4), range(1, 4),
+                                                      range(1, 3), range(3), range(1, 6)):
+        expected = {(q, q * s + t * d - low) for t in range(k) for q in range(out)
+                    if 0 <= q * s + t * d - low < size}
+        got = set()
+        for outputs, inputs in tap_parts(size, k, s, d, out, low):
+            pairs = list(zip(range(out)[outputs], range(size)[inputs], strict=True))
+            assert pairs, (size, k, s, d, low, out)
+            got.update(pairs)
+        assert got == expected, (size, k, s, d, low, out)

@@ -36,7 +36,7 @@ from ..shapes import output_size, taps_inside, transposed_output_size
 from . import parallel, window
 from .pad import pad as pad_array
 from .pad import pad_backward
-from .window import tap_slices
+from .window import tap_parts, tap_slices
 
 
 # ----------------------------------------------------------------- helpers
@@ -56,10 +56,49 @@ def _broadcast_along(values: np.ndarray, axis: int) -> np.ndarray:
     return values if axis == -1 else values[:, None]
 
 
+def _reduce_taps(ufunc, x: np.ndarray, parts, axis: int, out_size: int, identity):
+    """``ufunc``-reduce the taps of ``x`` along ``axis`` without padding it.
+
+    Each tap adds in only where it reads the input (:func:`tap_parts`); the padding
+    it would read elsewhere is ``ufunc``'s identity (0 for sums, the smallest value
+    for maxima), so skipping it changes nothing and saves a padded copy of ``x``.
+    Taps that serve every output start the result; without one, it starts at
+    ``identity`` (every window reads at least one input element).
+    """
+    shape = list(x.shape)
+    shape[axis] = out_size
+    full = [xs for qs, xs in parts if qs == slice(0, out_size)]
+    rest = [(qs, xs) for qs, xs in parts if qs != slice(0, out_size)]
+    if len(full) >= 2:
+        out = ufunc(x[_along(axis, full[0])], x[_along(axis, full[1])])
+        full = full[2:]
+    elif full:
+        out = np.array(x[_along(axis, full.pop())], copy=True)
+    else:
+        out = np.full(shape, identity, dtype=x.dtype)
+    for xs in full:
+        ufunc(out, x[_along(axis, xs)], out=out)
+    for qs, xs in rest:
+        view = out[_along(axis, qs)]
+        ufunc(view, x[_along(axis, xs)], out=view)
+    return out
+
+
+def _reduce_windows(ufunc, x: np.ndarray, grid, identity) -> np.ndarray:
+    """``ufunc`` over every pooling window of ``x`` (separably: columns, then rows),
+    for reductions whose padding value is ``identity``."""
+    rows, cols = grid.parts
+    out_height, out_width = grid.out_shape
+    row_reduced = _reduce_taps(ufunc, x, cols, -1, out_width, identity)
+    return _reduce_taps(ufunc, row_reduced, rows, -2, out_height, identity)
+
+
 def _fold(ufunc, taps) -> np.ndarray:
     """Combine a sequence of equally shaped arrays with ``ufunc`` into a new array."""
     taps = iter(taps)
-    out = np.array(next(taps), copy=True)
+    first = next(taps)
+    second = next(taps, None)
+    out = np.array(first, copy=True) if second is None else ufunc(first, second)
     for tap in taps:
         ufunc(out, tap, out=out)
     return out
@@ -100,6 +139,9 @@ class _Grid:
     slices : ([slice], [slice])
         Per axis, :func:`tap_slices`: the padded positions tap ``t`` reads for all
         output positions.
+    parts : ([(slice, slice)], [(slice, slice)])
+        Per axis, :func:`tap_parts`: which outputs each tap serves from the input
+        itself, and the input elements it reads there (padding skipped).
     first_inside : (np.ndarray, np.ndarray)
         Per axis and output position, the first tap that reads the input rather than
         the padding (where PyTorch's scan starts).
@@ -110,7 +152,7 @@ class _Grid:
     def __init__(self, input_size, kernel_size, stride, padding, dilation, ceil_mode):
         self.out_shape = tuple(output_size(n, k, s, p, d, ceil_mode) for n, k, s, p, d
                                in zip(input_size, kernel_size, stride, padding, dilation))
-        widths, slices, first_inside, overlapping = [], [], [], []
+        widths, slices, first_inside, overlapping, parts = [], [], [], [], []
         for n, k, s, (lo, _), d, o in zip(input_size, kernel_size, stride, padding,
                                           dilation, self.out_shape):
             reach = (o - 1) * s + d * (k - 1) + 1  # padded extent the last window reads
@@ -122,6 +164,8 @@ class _Grid:
             inside = (positions >= lo) & (positions < lo + n)
             first_inside.append(np.argmax(inside, axis=1))
             overlapping.append(np.unique(positions).size < positions.size)
+            parts.append(tap_parts(n, k, s, d, o, lo))
+        self.parts = tuple(parts)
         self.widths = tuple(widths)
         self.slices = tuple(slices)
         self.first_inside = tuple(first_inside)
@@ -194,6 +238,9 @@ def _max_and_winners(column_taps, row_taps_of, first_inside):
     row_taps_of : callable
         ``row_taps_of(row_max)``: the height taps of the width-reduced grid, each
         shaped (N, C, H_out, W_out).
+    parts : ([(slice, slice)], [(slice, slice)])
+        Per axis, :func:`tap_parts`: which outputs each tap serves from the input
+        itself, and the input elements it reads there (padding skipped).
     first_inside : (np.ndarray, np.ndarray)
         Per axis, the tap each scan starts from.
 
@@ -387,7 +434,7 @@ def max_pool2d(x: np.ndarray, kernel_size, stride, padding, dilation, ceil_mode=
     padded = grid.pad(x, max_fill(x.dtype))
     column_taps, row_taps_of = _strided_taps(padded, grid)
     if not return_indices:
-        return _fold(np.maximum, row_taps_of(_fold(np.maximum, column_taps)))
+        return _reduce_windows(np.maximum, x, grid, max_fill(x.dtype))
     _, out, row_winner, column_winner = _max_and_winners(column_taps, row_taps_of,
                                                          grid.first_inside)
     # The winning row of each output, in padded coordinates; column_winner holds the
@@ -472,12 +519,6 @@ def max_pool2d_backward(grad_output: np.ndarray, x: np.ndarray, kernel_size, str
 # ----------------------------------------------------------- average pooling
 
 
-def _window_sums(padded: np.ndarray, grid: _Grid) -> np.ndarray:
-    rows, cols = grid.slices
-    row_sums = _fold(np.add, (padded[..., piece] for piece in cols))
-    return _fold(np.add, (row_sums[..., piece, :] for piece in rows))
-
-
 def _window_sums_backward(grad: np.ndarray, grid: _Grid, padded_shape) -> np.ndarray:
     rows, cols = grid.slices
     grad_rows = _spread(grad, rows, -2, grid.overlapping[0],
@@ -545,8 +586,7 @@ def avg_pool2d(x: np.ndarray, kernel_size, stride, padding, dilation, ceil_mode=
            [12. , 13.5, 15. ]])
     """
     grid = _Grid(x.shape[-2:], kernel_size, stride, padding, dilation, ceil_mode)
-    padded = grid.pad(x.astype(accumulate_dtype(x.dtype), copy=False), 0)
-    sums = _window_sums(padded, grid)
+    sums = _reduce_windows(np.add, x.astype(accumulate_dtype(x.dtype), copy=False), grid, 0)
     divisor = avg_divisor(x.shape[-2:], grid.out_shape, kernel_size, stride, padding, dilation,
                           count_include_pad, divisor_override)
     sums /= np.asarray(divisor, dtype=sums.dtype)  # a float divisor: no float64 detour
@@ -615,11 +655,10 @@ def lp_pool2d(x: np.ndarray, norm_type, kernel_size, stride, padding, dilation,
     grid = _Grid(x.shape[-2:], kernel_size, stride, padding, dilation, ceil_mode)
     magnitude = np.abs(x.astype(accumulate_dtype(x.dtype), copy=False))
     if np.isinf(norm_type):
-        column_taps, row_taps_of = _strided_taps(grid.pad(magnitude, 0), grid)
-        out = _fold(np.maximum, row_taps_of(_fold(np.maximum, column_taps)))
+        out = _reduce_windows(np.maximum, magnitude, grid, 0)
     else:
         with np.errstate(over="ignore"):
-            sums = _window_sums(grid.pad(magnitude ** norm_type, 0), grid)
+            sums = _reduce_windows(np.add, magnitude ** norm_type, grid, 0)
             out = sums ** (1.0 / norm_type)
     return out.astype(result_dtype(x.dtype), copy=False)
 

@@ -42,6 +42,37 @@ def tap_slices(kernel_size: int, stride: int, dilation: int, out_size: int) -> l
     return [slice(t * dilation, t * dilation + span, stride) for t in range(kernel_size)]
 
 
+def tap_parts(size: int, kernel_size: int, stride: int, dilation: int, out_size: int,
+              low: int) -> list:
+    """For each tap of a 1-D window, the outputs at which it reads the input itself.
+
+    Like :func:`tap_slices`, but in input coordinates, skipping positions in the
+    padding (``low`` elements before the input, and whatever lies past its end): a
+    reduction whose padding is its identity (0 for sums, -inf for maxima) can then
+    read the unpadded input directly.
+
+    Returns
+    -------
+    list of ``(out_slice, in_slice)``, one per tap that reads the input anywhere:
+    tap ``t`` of outputs ``out_slice`` reads the input elements ``in_slice``.
+
+    Examples
+    --------
+    >>> tap_parts(size=5, kernel_size=3, stride=2, dilation=1, out_size=3, low=1)
+    [(slice(1, 3, None), slice(1, 4, 2)), (slice(0, 3, None), slice(0, 5, 2)), \
+(slice(0, 2, None), slice(1, 4, 2))]
+    """
+    parts = []
+    for t in range(kernel_size):
+        start = t * dilation - low                # input index read at output 0
+        first = -(start // stride) if start < 0 else 0         # ceil(-start / stride)
+        stop = min(out_size, (size - 1 - start) // stride + 1) if size > start else 0
+        if stop > first:
+            parts.append((slice(first, stop),
+                          slice(start + first * stride, start + (stop - 1) * stride + 1, stride)))
+    return parts
+
+
 def windows(padded, kernel_size, stride, dilation, out_shape):
     """Yield ``(i, j, grid)`` for every tap of a 2-D window, in row-major tap order.
 
