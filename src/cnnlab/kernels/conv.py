@@ -464,10 +464,11 @@ def _depthwise_backward(dy, x, weight, geometry, need_input, need_weight):
                     np.multiply(rows, taps[:, k].reshape((channels,) + (1,) * (rows.ndim - 1)),
                                 out=product)
                     tap += product
-            if need_weight:
+            if need_weight:  # per channel, the dot product of dy with each tap
+                dy_rows = rows.reshape(channels, 1, -1)
                 for i, j, tap in _taps(padded, geometry):
-                    np.multiply(rows, tap, out=product)
-                    partial_w[index][:, i * kernel_w + j] += product.reshape(channels, -1).sum(1)
+                    dots = np.matmul(dy_rows, tap.reshape(channels, -1, 1))
+                    partial_w[index][:, i * kernel_w + j] += dots.reshape(channels)
             if need_input:
                 grad_x[image] = _unpad_chunk(grad_padded, geometry, (1,) + x.shape[1:])[0]
         scratch.release()
