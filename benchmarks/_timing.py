@@ -9,8 +9,8 @@ Timing rules (the reasons are in ``benchmarks/README.md``):
   worker threads keep spinning for a while after a call and would slow down whatever
   runs next. The garbage collector is off while a sample runs (as in ``timeit``).
 - A sample is ``number`` back-to-back calls divided by ``number``; ``number`` is chosen
-  from the warm-up so that a sample lasts at least ``min_sample_s`` (tiny ops take
-  microseconds, below what one ``perf_counter`` pair measures well).
+  from the fastest warm-up call so that a sample lasts at least ``min_sample_s`` (tiny
+  ops take microseconds, below what one ``perf_counter`` pair measures well).
 - Reported: the median time of each library and the median of the paired ratios
   ``cnnlab_i / torch_i``.
 """
@@ -105,8 +105,9 @@ def compare(cnnlab_call, torch_call, *, samples: int, warmup: int = 1, gap_s: fl
     samples : int
         Samples of ``cnnlab_call``.
     warmup : int
-        Untimed calls of each before the first sample (at least one call is always made,
-        to size the samples).
+        Warm-up rounds of each before the first sample (at least one): one call in the
+        first round, then as many calls as a sample will make. They are not samples;
+        the fastest of them sizes the samples.
     gap_s : float
         Idle seconds before every sample.
     min_sample_s : float
@@ -119,16 +120,18 @@ def compare(cnnlab_call, torch_call, *, samples: int, warmup: int = 1, gap_s: fl
     if samples < 1 or torch_samples < 1:
         raise ValueError(f"compare: samples must be >= 1, got {samples} and {torch_samples}")
     timing = Timing()
-    first = {}
-    for name, call in (("cnnlab", cnnlab_call), ("torch", torch_call)):
-        idle(gap_s)
-        first[name] = time_sample(call)
-    for _ in range(warmup - 1):
-        for call in (cnnlab_call, torch_call):
+    # A sample's length in calls comes from the fastest warm-up call: the first call
+    # after an idle gap can be 100x slower (cold caches, sleeping threads), and sizing
+    # from it alone made tiny-op samples a few calls long, mostly cold.
+    fastest = {"cnnlab": math.inf, "torch": math.inf}
+    for _ in range(max(1, warmup)):
+        for name, call in (("cnnlab", cnnlab_call), ("torch", torch_call)):
             idle(gap_s)
-            time_sample(call)
-    timing.cnnlab_number = calls_per_sample(first["cnnlab"], min_sample_s)
-    timing.torch_number = calls_per_sample(first["torch"], min_sample_s)
+            number = 1 if math.isinf(fastest[name]) else calls_per_sample(fastest[name],
+                                                                          min_sample_s)
+            fastest[name] = min(fastest[name], time_sample(call, number))
+    timing.cnnlab_number = calls_per_sample(fastest["cnnlab"], min_sample_s)
+    timing.torch_number = calls_per_sample(fastest["torch"], min_sample_s)
     for i in range(max(samples, torch_samples)):
         if i < samples:
             idle(gap_s)

@@ -19,12 +19,17 @@ import threading
 
 import numpy as np
 
-_state = threading.local()
+
+class _GradState(threading.local):
+    enabled = True  # each thread starts recording (a class default: no getattr fallback)
+
+
+_state = _GradState()
 
 
 def is_grad_enabled() -> bool:
     """Whether operations are being recorded for differentiation."""
-    return getattr(_state, "enabled", True)
+    return _state.enabled
 
 
 def set_grad_enabled(mode: bool) -> None:
@@ -81,7 +86,21 @@ class Node:
 
 def needs_grad(*tensors) -> bool:
     """True when recording is on and any of ``tensors`` requires a gradient."""
-    return is_grad_enabled() and any(getattr(t, "requires_grad", False) for t in tensors)
+    if not _state.enabled:
+        return False
+    for tensor in tensors:  # a loop: cheaper than any() over a generator for a few tensors
+        if getattr(tensor, "requires_grad", False):
+            return True
+    return False
+
+
+@functools.cache
+def _tensor_class():
+    """:class:`cnnlab.tensor.Tensor`, imported on first use (tensor.py imports this module);
+    cached, as an import statement in :func:`record` cost a microsecond per op."""
+    from .tensor import Tensor
+
+    return Tensor
 
 
 def record(name: str, output: np.ndarray, inputs, backward):
@@ -99,9 +118,7 @@ def record(name: str, output: np.ndarray, inputs, backward):
         ``backward(grad_output) -> tuple`` of arrays (or ``None``), one per input.
         Each gradient may have the broadcast shape; it is reduced here.
     """
-    from .tensor import Tensor
-
-    out = Tensor._wrap(output)
+    out = _tensor_class()._wrap(output)
     if needs_grad(*inputs):
         out.requires_grad = True
         out._node = Node(name, tuple(inputs), backward)

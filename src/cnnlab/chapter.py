@@ -19,8 +19,12 @@ import numpy as np
 
 from . import dtypes
 from . import functional as F
+from .autograd import needs_grad, record
+from .kernels import conv as conv_kernels
+from .kernels import small
 from .ops import as_tensor, cast, matmul, reshape
 from .shapes import int_pair, window_output_shape
+from .tensor import Tensor
 
 __all__ = ["corr2d", "corr2d_multi_in", "corr2d_multi_in_out", "corr2d_multi_in_out_1x1",
            "pool2d"]
@@ -39,10 +43,11 @@ def _array(value, ndim: int, name: str, layout: str, function: str):
     return tensor
 
 
-def _check_fits(function: str, X, K) -> None:
-    """A ValueError with the output-size formula when the kernel is larger than X."""
-    window_output_shape(function, tuple(X.array.shape[-2:]), tuple(K.array.shape[-2:]),
-                        (1, 1), _NO_PADDING, (1, 1))
+def _check_fits(function: str, X, K) -> tuple:
+    """The output size ``(OH, OW)``, or a ValueError with the formula when the kernel is
+    larger than X."""
+    return window_output_shape(function, tuple(X.array.shape[-2:]),
+                               tuple(K.array.shape[-2:]), (1, 1), _NO_PADDING, (1, 1))
 
 
 def _check_channels(function: str, X, K, axis: int, layout: str) -> None:
@@ -102,7 +107,11 @@ def corr2d(X, K):
     -----
     Output shape: :math:`(n_h - k_h + 1) \\times (n_w - k_w + 1)`.
     Computed by :func:`cnnlab.functional.correlate2d` with ``mode='valid'``: one
-    vectorised multiply-add per kernel element, no loop over output pixels.
+    vectorised multiply-add per kernel element, no loop over output pixels. Small
+    inputs of one dtype (``X.size * K.size`` up to
+    :data:`cnnlab.kernels.small.SMALL_ELEMENTS`), where calling costs more than
+    computing, go straight to the convolution kernel's small path instead: one
+    matrix product.
 
     Examples
     --------
@@ -124,8 +133,36 @@ def corr2d(X, K):
     function = "corr2d"
     X = _array(X, 2, "X", "(height, width)", function)
     K = _array(K, 2, "K", "(k_h, k_w)", function)
-    _check_fits(function, X, K)
+    out_shape = _check_fits(function, X, K)
+    x_dtype = X.array.dtype
+    if (x_dtype == K.array.dtype and x_dtype.kind in "biuf"
+            and X.array.size * K.array.size <= small.SMALL_ELEMENTS):
+        return _small_corr2d(X, K, out_shape)
     return _floating(F.correlate2d(X, K, mode="valid"))
+
+
+def _small_corr2d(X, K, out_shape):
+    """:func:`corr2d` of a small ``X`` and ``K`` of one dtype, straight from the kernel.
+
+    The boundary of ``correlate2d`` (modes, boundaries, fill value, type promotion)
+    costs more than the arithmetic here; the convolution kernel's small path
+    (:mod:`cnnlab.kernels.small`) computes the same numbers as one matrix product.
+    """
+    integer = X.array.dtype.kind in "biu"
+    dtype = np.dtype(np.int64) if integer else X.array.dtype  # exact for integers
+    x = X.array.astype(dtype, copy=False)[None, None]
+    k = K.array.astype(dtype, copy=False)[None, None]
+    out, cache = conv_kernels.conv2d_forward(x, k, None, (1, 1), _NO_PADDING, (1, 1), 1,
+                                             out_shape=out_shape, keep_cols=needs_grad(K))
+    if integer:  # integer tensors take no gradient
+        return Tensor._wrap(out[0, 0].astype(np.float32))
+
+    def backward(grad):
+        grad_x, grad_k, _ = conv_kernels.conv2d_backward(
+            grad[None, None], cache, X.requires_grad, K.requires_grad, need_bias=False)
+        return (None if grad_x is None else grad_x[0, 0],
+                None if grad_k is None else grad_k[0, 0])
+    return record("Correlate2D", out[0, 0], (X, K), backward)
 
 
 def corr2d_multi_in(X, K):

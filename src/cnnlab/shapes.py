@@ -30,6 +30,8 @@ PadPairs = tuple  # ((top, bottom), (left, right))
 
 
 def _is_int(value) -> bool:
+    if type(value) is int:  # the common case, without the slower abstract-class check
+        return True
     return isinstance(value, (numbers.Integral, np.integer)) and not isinstance(value, (bool, np.bool_))
 
 
@@ -43,6 +45,8 @@ def int_pair(value, name: str, function: str, minimum: int = 1) -> tuple:
     ValueError
         For values below ``minimum``.
     """
+    if type(value) is int and value >= minimum:  # the common case, checked at once
+        return (value, value)
     if _is_int(value):
         pair = (int(value), int(value))
     elif isinstance(value, (tuple, list)) and len(value) == 2 and all(_is_int(v) for v in value):
@@ -74,6 +78,8 @@ def padding_pairs(padding, function: str, name: str = "padding", input_size=None
     ``'valid'`` (no padding) and ``'same'`` (output ``ceil(in / stride)``, which needs
     ``input_size``, ``kernel_size``, ``stride`` and ``dilation``).
     """
+    if type(padding) is int and padding >= 0:  # the common case, checked at once
+        return ((padding, padding), (padding, padding))
     if isinstance(padding, str):
         if padding == "valid":
             return ((0, 0), (0, 0))

@@ -49,6 +49,51 @@ def matching_dtypes(function: str, input: Tensor, *others) -> np.dtype:
     return np.dtype(np.int64) if dtype.kind in "biu" else dtype
 
 
+def _exact(value) -> bool:
+    kind = type(value)
+    return (value is None or kind is int or kind is str
+            or (kind is tuple and all(_exact(part) for part in value)))
+
+
+def exact_key(*arguments):
+    """``arguments`` as a dict key for :class:`PlanCache`, or None where that is unsafe.
+
+    ``True == 1`` and ``1.0 == 1`` with equal hashes, yet the checks reject bools and
+    floats. So a key is made only when every argument is None, an exact int or str, or
+    a tuple of those: then equal keys mean arguments of the same types and values,
+    which the checks treat alike.
+    """
+    for argument in arguments:
+        if not _exact(argument):
+            return None
+    return arguments
+
+
+class PlanCache:
+    """The checked, normalised arguments of recent calls, by :func:`exact_key`.
+
+    A network calls each op with the same sizes and arguments every step; checking
+    them once per distinct call (not per call) saves a few microseconds, which is
+    most of the cost of a tiny op. Only what the checks derive from the key may go in
+    a plan (no array, no Tensor); a call whose key is None or absent runs the checks,
+    which raise exactly as without the cache. At most ``size`` plans are kept.
+    """
+
+    def __init__(self, size: int = 256):
+        self.size = size
+        self.plans = {}
+
+    def get(self, key):
+        return None if key is None else self.plans.get(key)
+
+    def put(self, key, plan) -> None:
+        if key is None:
+            return
+        if len(self.plans) >= self.size:
+            self.plans.clear()
+        self.plans[key] = plan
+
+
 def empty_result(name: str, inputs, out_shape, batched: bool, dtype=None) -> Tensor:
     """An op's empty result (``N == 0``, or a zero output size), without its kernel.
 

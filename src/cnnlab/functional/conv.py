@@ -12,13 +12,19 @@ padding with any stride, a ``padding_mode`` argument on :func:`conv2d` (as on
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
+import numpy as np
+
 from ..autograd import needs_grad, record
 from ..kernels import conv as conv_kernels
 from ..ops import as_tensor, reshape
 from ..shapes import (_is_int, formula, int_pair, padding_pairs, transposed_output_size,
                       window_output_shape)
 from ..kernels.window import check_fits
-from ._common import empty_result, matching_dtypes, restore_batch, spatial_input
+from ..tensor import Tensor
+from ._common import (PlanCache, empty_result, exact_key, matching_dtypes, restore_batch,
+                      spatial_input)
 
 __all__ = ["conv2d", "conv_transpose2d", "fold", "unfold"]
 
@@ -67,7 +73,7 @@ def _padding_mode(padding_mode, padding, input_size, function: str) -> str:
 
 
 def _arrays(dtype, *tensors):
-    return tuple(None if t is None else t.array.astype(dtype, copy=False) for t in tensors)
+    return tuple([None if t is None else t.array.astype(dtype, copy=False) for t in tensors])
 
 
 def _wants(tensor) -> bool:
@@ -76,7 +82,9 @@ def _wants(tensor) -> bool:
 
 def _record(name, out, inputs, backward):
     """Record ``out`` with the non-None ``inputs``; ``backward`` returns one grad per input."""
-    present = tuple(t for t in inputs if t is not None)
+    present = tuple([t for t in inputs if t is not None])
+    if len(present) == len(inputs):
+        return record(name, out, inputs, backward)
 
     def select(grad):
         grads = backward(grad)
@@ -85,6 +93,63 @@ def _record(name, out, inputs, backward):
 
 
 # -------------------------------------------------------------------- conv2d
+
+
+class _Conv2dPlan(NamedTuple):
+    """conv2d's arguments, checked and normalised (:func:`_check_conv2d`)."""
+
+    stride: tuple
+    padding: tuple       # ((top, bottom), (left, right))
+    dilation: tuple
+    groups: int
+    padding_mode: str
+    out_shape: tuple     # (N, O, OH, OW)
+    dtype: np.dtype      # to compute in
+
+
+_CONV2D_PLANS = PlanCache()
+
+
+def _conv2d_key(input, weight, bias, *arguments):
+    """What :func:`_check_conv2d` depends on, as a :class:`PlanCache` key (or None)."""
+    if bias is not None and not isinstance(bias, Tensor):
+        return None  # converted (and checked) in _check_conv2d, after the other checks
+    key = exact_key(*arguments)
+    if key is None:
+        return None
+    bias_key = None if bias is None else (bias.array.shape, bias.array.dtype)
+    return key + (input.array.shape, input.array.dtype, weight.array.shape,
+                  weight.array.dtype, bias_key)
+
+
+def _check_conv2d(function, input, weight, bias, stride, padding, dilation, groups,
+                  padding_mode):
+    """The :class:`_Conv2dPlan` of a call, and ``bias`` as a Tensor (or None)."""
+    groups = _groups(groups, function)
+    out_channels, group_channels, kernel_h, kernel_w = weight.array.shape
+    channels = input.array.shape[1]
+    if group_channels * groups != channels:
+        raise ValueError(
+            f"{function}: input has {channels} channels, but weight of shape "
+            f"{tuple(weight.array.shape)} with groups={groups} expects weight.shape[1] * groups "
+            f"= {group_channels} * {groups} = {group_channels * groups} channels")
+    if out_channels % groups:
+        raise ValueError(f"{function}: out_channels (weight.shape[0] = {out_channels}) must be "
+                         f"divisible by groups = {groups}")
+    bias = _bias(bias, out_channels, function)
+    dtype = matching_dtypes(function, input, ("weight", weight), ("bias", bias))
+    kernel_size = (kernel_h, kernel_w)
+    stride = int_pair(stride, "stride", function)
+    dilation = int_pair(dilation, "dilation", function)
+    input_size = input.array.shape[2:]
+    padding = padding_pairs(padding, function, input_size=input_size, kernel_size=kernel_size,
+                            stride=stride, dilation=dilation)
+    padding_mode = _padding_mode(padding_mode, padding, input_size, function)
+    out_size = window_output_shape(function, input_size, kernel_size, stride, padding, dilation)
+    out_shape = (input.array.shape[0], out_channels) + out_size
+    check_fits(function, "output", out_shape, dtype)
+    plan = _Conv2dPlan(stride, padding, dilation, groups, padding_mode, out_shape, dtype)
+    return plan, bias
 
 
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1,
@@ -145,35 +210,22 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1,
     function = "conv2d"
     input, batched = spatial_input(input, function)
     weight = _weight(weight, function)
-    groups = _groups(groups, function)
-    out_channels, group_channels, kernel_h, kernel_w = weight.array.shape
-    channels = input.array.shape[1]
-    if group_channels * groups != channels:
-        raise ValueError(
-            f"{function}: input has {channels} channels, but weight of shape "
-            f"{tuple(weight.array.shape)} with groups={groups} expects weight.shape[1] * groups "
-            f"= {group_channels} * {groups} = {group_channels * groups} channels")
-    if out_channels % groups:
-        raise ValueError(f"{function}: out_channels (weight.shape[0] = {out_channels}) must be "
-                         f"divisible by groups = {groups}")
-    bias = _bias(bias, out_channels, function)
-    dtype = matching_dtypes(function, input, ("weight", weight), ("bias", bias))
-    kernel_size = (kernel_h, kernel_w)
-    stride = int_pair(stride, "stride", function)
-    dilation = int_pair(dilation, "dilation", function)
-    input_size = input.array.shape[2:]
-    padding = padding_pairs(padding, function, input_size=input_size, kernel_size=kernel_size,
-                            stride=stride, dilation=dilation)
-    padding_mode = _padding_mode(padding_mode, padding, input_size, function)
-    out_size = window_output_shape(function, input_size, kernel_size, stride, padding, dilation)
-    check_fits(function, "output", (input.array.shape[0], out_channels) + out_size, dtype)
-    if input.array.shape[0] == 0:
-        return empty_result("Convolution", (input, weight, bias), (0, out_channels) + out_size,
-                            batched, dtype)
+    key = _conv2d_key(input, weight, bias, stride, padding, dilation, groups, padding_mode)
+    plan = _CONV2D_PLANS.get(key)
+    if plan is None:
+        plan, bias = _check_conv2d(function, input, weight, bias, stride, padding, dilation,
+                                   groups, padding_mode)
+        _CONV2D_PLANS.put(key, plan)
+    out_shape = plan.out_shape
+    if out_shape[0] == 0:
+        return empty_result("Convolution", (input, weight, bias), out_shape, batched,
+                            plan.dtype)
 
-    x, w, b = _arrays(dtype, input, weight, bias)
-    out, cache = conv_kernels.conv2d_forward(x, w, b, stride, padding, dilation, groups,
-                                             padding_mode, keep_cols=needs_grad(weight))
+    x, w, b = _arrays(plan.dtype, input, weight, bias)
+    out, cache = conv_kernels.conv2d_forward(x, w, b, plan.stride, plan.padding, plan.dilation,
+                                             plan.groups, plan.padding_mode,
+                                             out_shape=out_shape[2:],
+                                             keep_cols=needs_grad(weight))
 
     def backward(grad):
         return conv_kernels.conv2d_backward(grad, cache, _wants(input), _wants(weight),

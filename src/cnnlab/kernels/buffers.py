@@ -63,17 +63,23 @@ def give(array: np.ndarray) -> None:
         free.append(raw)
 
 
-class Lent:
+class Kept:
+    """An array kept beyond the call that made it (for a backward pass)."""
+
+    __slots__ = ("array",)
+
+    def __init__(self, array: np.ndarray):
+        self.array = array
+
+
+class Lent(Kept):
     """A pooled buffer kept beyond the call that took it; back to the pool when freed.
 
     Whoever holds the ``Lent`` may use ``array``; nobody may keep a view of it longer
     than the ``Lent`` itself (the memory is reused once the ``Lent`` is gone).
     """
 
-    __slots__ = ("array",)
-
-    def __init__(self, array: np.ndarray):
-        self.array = array
+    __slots__ = ()
 
     def __del__(self):
         give(self.array)

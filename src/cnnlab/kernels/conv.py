@@ -39,7 +39,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import pad as padding_kernels
-from . import buffers, parallel, quiet
+from . import buffers, parallel, quiet, small
 from . import window
 from .window import flat_windows, windows
 from ..shapes import output_size, transposed_output_size
@@ -129,7 +129,7 @@ class ConvCache(NamedTuple):
     geometry: ConvGeometry
     x: np.ndarray             # (N, C, H, W), in the compute dtype
     weight: np.ndarray        # (O, C/G, kh, kw), in the compute dtype
-    cols: buffers.Lent | None  # (K, N*L) when the forward ran in one chunk, else None
+    cols: buffers.Kept | None  # (K, N*L) when the forward ran in one chunk, else None
 
 
 def compute_dtype(x: np.ndarray, weight: np.ndarray) -> np.dtype:
@@ -152,6 +152,9 @@ def conv_geometry(x_shape, weight_shape, stride, padding, dilation, groups, padd
     return ConvGeometry(tuple(x_shape), kernel_size, tuple(stride), tuple(map(tuple, padding)),
                         tuple(dilation), tuple(out_shape), int(groups), padding_mode)
 
+
+POINTWISE_BLOCK = 1 << 18
+"""Output elements per block of images in a pointwise (1x1) convolution (~1 MiB)."""
 
 WIDE_MIN_ELEMENTS = 4096
 """Inputs smaller than this use the narrow layout: for them the call overhead dominates."""
@@ -516,6 +519,9 @@ def conv2d_forward(x, weight, bias, stride, padding, dilation, groups, padding_m
     geometry = conv_geometry(x.shape, weight.shape, stride, padding, dilation, groups,
                              padding_mode, out_shape)
     out_channels = weight.shape[0]
+    if small.is_small(geometry, out_channels, dtype.itemsize):
+        out, cols = small.conv2d_small(x, weight, bias, geometry, keep_cols)
+        return out, ConvCache(geometry, x, weight, None if cols is None else buffers.Kept(cols))
     geometry = _choose_layout(geometry, out_channels, x, weight)
     w_groups = weight.reshape(groups, out_channels // groups, -1)
     n = x.shape[0]
@@ -527,11 +533,18 @@ def conv2d_forward(x, weight, bias, stride, padding, dilation, groups, padding_m
         if column is not None:
             out += column
     elif geometry.pointwise:
-        # Each image is a (C, H*W) matrix: y_n = W (O, C) @ x_n, per group.
-        out = np.matmul(w_groups, x.reshape(n, groups, -1, out_h * out_w))
-        out = out.reshape(n, out_channels, out_h, out_w)
-        if column is not None:
-            out += column
+        # Each image is a (C, H*W) matrix: y_n = W (O, C) @ x_n, per group. A few
+        # images at a time, so the bias is added while their result is still in cache.
+        locations = out_h * out_w
+        out = np.empty((n, out_channels, out_h, out_w), dtype)
+        x_groups = x.reshape(n, groups, -1, locations)
+        out_groups = out.reshape(n, groups, -1, locations)
+        per_block = max(1, POINTWISE_BLOCK // (out_channels * locations))
+        for start in range(0, n, per_block):
+            block = slice(start, start + per_block)
+            np.matmul(w_groups, x_groups[block], out=out_groups[block])
+            if column is not None:
+                out[block] += column
     else:
         out = np.empty((n, out_channels, out_h, out_w), dtype)
         scratch = _Scratch(dtype)
