@@ -242,6 +242,21 @@ class _Grid:
         return pad_backward(grad_padded, widths, "constant", input_shape)
 
 
+@functools.lru_cache(maxsize=256)
+def _cached_grid(*arguments) -> _Grid:
+    grid = _Grid(*arguments)
+    for positions in grid.first_inside:
+        positions.setflags(write=False)  # shared by every call with these arguments
+    return grid
+
+
+def _grid(input_size, kernel_size, stride, padding, dilation, ceil_mode) -> _Grid:
+    """The :class:`_Grid` of these arguments, built once per distinct call: a network
+    pools the same shapes every step, and the grid costs more than a small pool."""
+    return _cached_grid(tuple(input_size), tuple(kernel_size), tuple(stride),
+                        tuple(map(tuple, padding)), tuple(dilation), bool(ceil_mode))
+
+
 def _tap_dtype(taps: int) -> np.dtype:
     return np.dtype(np.int8 if taps <= 127 else np.int32)
 
@@ -506,7 +521,7 @@ def max_pool2d(x: np.ndarray, kernel_size, stride, padding, dilation, ceil_mode=
     array([[ 5.,  7.],
            [13., 15.]])
     """
-    grid = _Grid(x.shape[-2:], kernel_size, stride, padding, dilation, ceil_mode)
+    grid = _grid(x.shape[-2:], kernel_size, stride, padding, dilation, ceil_mode)
     if not return_indices:
         return _reduce_windows(np.maximum, x, grid)
     column_taps, row_taps_of = _strided_taps(grid.pad(x, max_fill(x.dtype)), grid)
@@ -530,7 +545,9 @@ def _max_pool2d_backward_tiled(grad_output, x, out, kernel_size) -> np.ndarray:
     kernel_h, kernel_w = kernel_size
     out_h, out_w = out.shape[-2:]
     finite = grad_output.dtype.kind != "f" or bool(np.isfinite(np.sum(grad_output)))
-    grad_x = np.zeros(x.shape, dtype=grad_output.dtype)
+    grad_x = np.empty(x.shape, dtype=grad_output.dtype)
+    grad_x[..., out_h * kernel_h:, :] = 0  # the rows and columns that no window reads;
+    grad_x[..., :, out_w * kernel_w:] = 0  # the loop below writes every other entry
     taken = None
     for i in range(kernel_h):
         for j in range(kernel_w):
@@ -576,7 +593,7 @@ def max_pool2d_backward(grad_output: np.ndarray, x: np.ndarray, kernel_size, str
     -------
     np.ndarray, shape (N, C, H, W), dtype of ``grad_output``
     """
-    grid = _Grid(x.shape[-2:], kernel_size, stride, padding, dilation, ceil_mode)
+    grid = _grid(x.shape[-2:], kernel_size, stride, padding, dilation, ceil_mode)
     tiles = (tuple(kernel_size) == tuple(stride) and tuple(dilation) == (1, 1)
              and all(lo == 0 and hi <= 0 for lo, hi in grid.widths))
     if (out is not None and tiles
@@ -660,7 +677,7 @@ def avg_pool2d(x: np.ndarray, kernel_size, stride, padding, dilation, ceil_mode=
            [ 6. ,  7.5,  9. ],
            [12. , 13.5, 15. ]])
     """
-    grid = _Grid(x.shape[-2:], kernel_size, stride, padding, dilation, ceil_mode)
+    grid = _grid(x.shape[-2:], kernel_size, stride, padding, dilation, ceil_mode)
     sums = _reduce_windows(np.add, x.astype(accumulate_dtype(x.dtype), copy=False), grid)
     divisor = avg_divisor(x.shape[-2:], grid.out_shape, kernel_size, stride, padding, dilation,
                           count_include_pad, divisor_override)
@@ -683,7 +700,7 @@ def avg_pool2d_backward(grad_output: np.ndarray, input_shape, kernel_size, strid
     -------
     np.ndarray, shape ``input_shape``
     """
-    grid = _Grid(input_shape[-2:], kernel_size, stride, padding, dilation, ceil_mode)
+    grid = _grid(input_shape[-2:], kernel_size, stride, padding, dilation, ceil_mode)
     divisor = avg_divisor(input_shape[-2:], grid.out_shape, kernel_size, stride, padding, dilation,
                           count_include_pad, divisor_override)
     grad = grad_output / np.asarray(divisor, dtype=grad_output.dtype)
@@ -727,7 +744,7 @@ def lp_pool2d(x: np.ndarray, norm_type, kernel_size, stride, padding, dilation,
     >>> lp_pool2d(x, 2, (2, 2), (2, 2), ((0, 0), (0, 0)), (1, 1))
     array([[[[5.]]]])
     """
-    grid = _Grid(x.shape[-2:], kernel_size, stride, padding, dilation, ceil_mode)
+    grid = _grid(x.shape[-2:], kernel_size, stride, padding, dilation, ceil_mode)
     magnitude = np.abs(x.astype(accumulate_dtype(x.dtype), copy=False))
     if np.isinf(norm_type):
         out = _reduce_windows(np.maximum, magnitude, grid)
@@ -769,7 +786,7 @@ def lp_pool2d_backward(grad_output: np.ndarray, x: np.ndarray, out: np.ndarray, 
         grad = max_pool2d_backward(grad_output, magnitude, kernel_size, stride, padding,
                                    dilation, ceil_mode)
         return grad * np.sign(x)
-    grid = _Grid(x.shape[-2:], kernel_size, stride, padding, dilation, ceil_mode)
+    grid = _grid(x.shape[-2:], kernel_size, stride, padding, dilation, ceil_mode)
     out = out.astype(dtype, copy=False)
     with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
         window_grad = np.where(out == 0, 0, grad_output * out ** (1.0 - norm_type))
