@@ -240,3 +240,22 @@ def test_dropout_scales_and_is_identity_in_eval():
     assert 0.15 < (out == 0).mean() < 0.35
     layer.eval()
     assert np.array_equal(layer(x).numpy(), x.numpy())
+
+
+@pytest.mark.parametrize("input_shape", [(7,), (5, 7), (2, 3, 7)], ids=["1d", "2d", "3d"])
+@pytest.mark.parametrize("with_bias", [True, False], ids=["bias", "no-bias"])
+def test_linear_values_and_gradients_match_torch(input_shape, with_bias):
+    rng = np.random.default_rng(3)
+    x, w, b = (rng.standard_normal(s) for s in (input_shape, (4, 7), (4,)))
+    grad = rng.standard_normal(input_shape[:-1] + (4,))
+    ours = [cnnlab.tensor(a, requires_grad=True) for a in (x, w, b)]
+    theirs = [torch.tensor(a, requires_grad=True) for a in (x, w, b)]
+    out = cnnlab.functional.linear(ours[0], ours[1], ours[2] if with_bias else None)
+    expected = torch.nn.functional.linear(theirs[0], theirs[1], theirs[2] if with_bias else None)
+    np.testing.assert_allclose(out.numpy(), expected.detach().numpy(), rtol=1e-12)
+    out.backward(cnnlab.tensor(grad))
+    expected.backward(torch.tensor(grad))
+    for mine, reference in zip(ours if with_bias else ours[:2], theirs, strict=False):
+        np.testing.assert_allclose(mine.grad.numpy(), reference.grad.numpy(), rtol=1e-10)
+    if not with_bias:
+        assert ours[2].grad is None

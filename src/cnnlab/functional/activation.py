@@ -47,14 +47,39 @@ def linear(input, weight, bias=None):
         raise TypeError(f"linear: input dtype {input.dtype!r} and weight dtype {weight.dtype!r} "
                         f"differ; use the same floating dtype for both (e.g. "
                         f"input.to(weight.dtype))")
-    out = ops.matmul(input, ops.t(weight))
     if bias is not None:
         bias = as_tensor(bias, "linear", "bias")
         if bias.array.shape != (weight.array.shape[0],):
             raise ValueError(f"linear: bias must have shape ({weight.array.shape[0]},), "
                              f"got {tuple(bias.array.shape)}")
-        out = ops.add(out, bias)
-    return out
+    if all(floating) and (bias is None or bias.array.dtype == weight.array.dtype):
+        return _addmm(input, weight, bias)
+    out = ops.matmul(input, ops.t(weight))   # type promotion as in matmul and add
+    return out if bias is None else ops.add(out, bias)
+
+
+def _addmm(input, weight, bias):
+    """``input @ weight.T + bias`` as one recorded op (operands of one floating dtype).
+
+    One node instead of three (matmul, transpose, add): a small network's step spends
+    as much time recording and unbroadcasting as multiplying.
+    """
+    x, w = input.array, weight.array
+    rows = x.reshape(-1, x.shape[-1])
+    out = rows @ w.T
+    if bias is not None:
+        out += bias.array
+    out = out.reshape(x.shape[:-1] + (w.shape[0],))
+
+    def backward(grad):
+        grad_rows = grad.reshape(-1, w.shape[0])
+        grad_x = (grad_rows @ w).reshape(x.shape) if input.requires_grad else None
+        grad_w = grad_rows.T @ rows if weight.requires_grad else None
+        grad_b = grad_rows.sum(axis=0) if bias is not None and bias.requires_grad else None
+        return grad_x, grad_w, grad_b
+    if bias is None:
+        return record("Addmm", out, (input, weight), lambda grad: backward(grad)[:2])
+    return record("Addmm", out, (input, weight, bias), backward)
 
 
 def dropout(input, p=0.5, training=True, inplace=False):
