@@ -252,7 +252,7 @@ def test_linear_values_and_gradients_match_torch(input_shape, with_bias):
     theirs = [torch.tensor(a, requires_grad=True) for a in (x, w, b)]
     out = cnnlab.functional.linear(ours[0], ours[1], ours[2] if with_bias else None)
     expected = torch.nn.functional.linear(theirs[0], theirs[1], theirs[2] if with_bias else None)
-    np.testing.assert_allclose(out.numpy(), expected.detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(out.detach().numpy(), expected.detach().numpy(), rtol=1e-12)
     out.backward(cnnlab.tensor(grad))
     expected.backward(torch.tensor(grad))
     for mine, reference in zip(ours if with_bias else ours[:2], theirs, strict=False):
