@@ -153,9 +153,6 @@ def conv_geometry(x_shape, weight_shape, stride, padding, dilation, groups, padd
                         tuple(dilation), tuple(out_shape), int(groups), padding_mode)
 
 
-POINTWISE_BLOCK = 1 << 18
-"""Output elements per block of images in a pointwise (1x1) convolution (~1 MiB)."""
-
 WIDE_MIN_ELEMENTS = 4096
 """Inputs smaller than this use the narrow layout: for them the call overhead dominates."""
 
@@ -533,18 +530,11 @@ def conv2d_forward(x, weight, bias, stride, padding, dilation, groups, padding_m
         if column is not None:
             out += column
     elif geometry.pointwise:
-        # Each image is a (C, H*W) matrix: y_n = W (O, C) @ x_n, per group. A few
-        # images at a time, so the bias is added while their result is still in cache.
-        locations = out_h * out_w
-        out = np.empty((n, out_channels, out_h, out_w), dtype)
-        x_groups = x.reshape(n, groups, -1, locations)
-        out_groups = out.reshape(n, groups, -1, locations)
-        per_block = max(1, POINTWISE_BLOCK // (out_channels * locations))
-        for start in range(0, n, per_block):
-            block = slice(start, start + per_block)
-            np.matmul(w_groups, x_groups[block], out=out_groups[block])
-            if column is not None:
-                out[block] += column
+        # Each image is a (C, H*W) matrix: y_n = W (O, C) @ x_n, per group.
+        out = np.matmul(w_groups, x.reshape(n, groups, -1, out_h * out_w))
+        out = out.reshape(n, out_channels, out_h, out_w)
+        if column is not None:
+            out += column
     else:
         out = np.empty((n, out_channels, out_h, out_w), dtype)
         scratch = _Scratch(dtype)
