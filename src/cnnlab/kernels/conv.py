@@ -39,7 +39,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import pad as padding_kernels
-from . import buffers, parallel, quiet, small
+from . import buffers, parallel, quiet, small, winograd
 from . import window
 from .window import flat_windows, windows
 from ..shapes import output_size, transposed_output_size
@@ -535,6 +535,16 @@ def conv2d_forward(x, weight, bias, stride, padding, dilation, groups, padding_m
         out = out.reshape(n, out_channels, out_h, out_w)
         if column is not None:
             out += column
+    elif geometry.wide and not keep_cols and winograd.applies(geometry, out_channels, dtype):
+        # 3x3, stride 1, finite data (wide layout), no columns wanted for a backward
+        out = np.empty((n, out_channels, out_h, out_w), dtype)
+        scratch = _Scratch(dtype)
+        per_item = winograd.scratch_per_item(geometry, out_channels, dtype.itemsize)
+        for chunk in window.batch_chunks(n, per_item):
+            winograd.conv3x3_forward(x[chunk], weight, None if bias is None else
+                                     bias.astype(dtype, copy=False), geometry, scratch,
+                                     out[chunk])
+        scratch.release()
     else:
         out = np.empty((n, out_channels, out_h, out_w), dtype)
         scratch = _Scratch(dtype)
