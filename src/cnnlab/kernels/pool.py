@@ -7,8 +7,15 @@ Pure NumPy, arrays in and out, each forward next to its backward. Inputs are
 Windowed pools are *separable*: a 2-D window reduction is a reduction along the
 width over the ``k_w`` taps of each row (:func:`cnnlab.kernels.window.tap_slices`),
 followed by a reduction of those row results along the height over the ``k_h`` taps.
-That costs ``k_h + k_w`` strided passes instead of ``k_h * k_w``. Backward passes run
-the same two phases in reverse (height first, then width).
+That costs ``k_h + k_w`` passes instead of ``k_h * k_w``. Backward passes run the
+same two phases in reverse (height first, then width).
+
+Forward values of max, average and Lp pooling (:func:`_reduce_windows`) make each
+pass a shifted operation on the flattened input, in cache-sized blocks, and pick the
+windows out afterwards: NumPy runs one long contiguous loop several times faster than
+the many short strided rows of a ``tap_slices`` view. They never build the padding
+either (it cannot change a sum or a maximum). Max pooling with indices, and the
+backward passes, use the strided taps of a padded copy.
 
 Max pooling follows PyTorch's scan exactly. PyTorch visits the input positions of a
 window in row-major order, starting from the first one inside the input with
