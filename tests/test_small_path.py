@@ -17,32 +17,11 @@ from cnnlab.functional.conv import conv2d
 from cnnlab.kernels import conv as conv_kernels
 from cnnlab.kernels import small, window
 from reference_conv import conv2d_reference
+from test_conv import assert_close, per_side, torch_conv2d
+from test_conv import pairs as pair
 
 FORWARD_RTOL = {np.float32: 1e-5, np.float64: 1e-12}
 GRAD_RTOL = 1e-8
-
-
-def assert_close(actual, expected, rtol):
-    actual, expected = np.asarray(actual), np.asarray(expected)
-    assert actual.shape == expected.shape
-    scale = max(1.0, float(np.abs(expected).max())) if expected.size else 1.0
-    np.testing.assert_allclose(actual, expected, rtol=rtol, atol=rtol * scale)
-
-
-def pair(value):
-    return value if isinstance(value, tuple) else (value, value)
-
-
-def per_side(padding):
-    if isinstance(padding, tuple) and isinstance(padding[0], tuple):
-        return padding
-    ph, pw = pair(padding)
-    return ((ph, ph), (pw, pw))
-
-
-def torch_conv2d(x, w, b, stride, padding, dilation, groups):
-    (top, bottom), (left, right) = per_side(padding)
-    return TF.conv2d(TF.pad(x, (left, right, top, bottom)), w, b, stride, 0, dilation, groups)
 
 
 @pytest.fixture
