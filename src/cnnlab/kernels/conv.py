@@ -134,6 +134,8 @@ class ConvCache(NamedTuple):
 
 def compute_dtype(x: np.ndarray, weight: np.ndarray) -> np.dtype:
     """int64 when both operands are integers (exact accumulation), else their float type."""
+    if x.dtype == weight.dtype and x.dtype.kind == "f":   # the common case, cheaply
+        return x.dtype
     if x.dtype.kind in "biu" and weight.dtype.kind in "biu":
         return np.dtype(np.int64)
     return np.result_type(x.dtype, weight.dtype)
