@@ -148,13 +148,11 @@ def _small_corr2d(X, K, out_shape):
     costs more than the arithmetic here; the convolution kernel's small path
     (:mod:`cnnlab.kernels.small`) computes the same numbers as one matrix product.
     """
-    integer = X.array.dtype.kind in "biu"
-    dtype = np.dtype(np.int64) if integer else X.array.dtype  # exact for integers
-    x = X.array.astype(dtype, copy=False)[None, None]
-    k = K.array.astype(dtype, copy=False)[None, None]
-    out, cache = conv_kernels.conv2d_forward(x, k, None, (1, 1), _NO_PADDING, (1, 1), 1,
+    # the kernel computes integers in int64 (exact), floats in their dtype
+    out, cache = conv_kernels.conv2d_forward(X.array[None, None], K.array[None, None], None,
+                                             (1, 1), _NO_PADDING, (1, 1), 1,
                                              out_shape=out_shape, keep_cols=needs_grad(K))
-    if integer:  # integer tensors take no gradient
+    if out.dtype.kind != "f":  # integer tensors take no gradient
         return Tensor._wrap(out[0, 0].astype(np.float32))
 
     def backward(grad):

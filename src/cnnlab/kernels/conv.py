@@ -526,7 +526,8 @@ def conv2d_forward(x, weight, bias, stride, padding, dilation, groups, padding_m
     n = x.shape[0]
     out_h, out_w = geometry.out_shape
     cols_kept = None
-    column = None if bias is None else bias.astype(dtype, copy=False).reshape(1, -1, 1, 1)
+    bias = None if bias is None else bias.astype(dtype, copy=False)
+    column = None if bias is None else bias.reshape(1, -1, 1, 1)
     if geometry.depthwise and out_channels == groups:
         out = _depthwise_forward(x, weight, geometry)
         if column is not None:
@@ -543,9 +544,7 @@ def conv2d_forward(x, weight, bias, stride, padding, dilation, groups, padding_m
         scratch = _Scratch(dtype)
         per_item = winograd.scratch_per_item(geometry, out_channels, dtype.itemsize)
         for chunk in window.batch_chunks(n, per_item):
-            winograd.conv3x3_forward(x[chunk], weight, None if bias is None else
-                                     bias.astype(dtype, copy=False), geometry, scratch,
-                                     out[chunk])
+            winograd.conv3x3_forward(x[chunk], weight, bias, geometry, scratch, out[chunk])
         scratch.release()
     else:
         out = np.empty((n, out_channels, out_h, out_w), dtype)
