@@ -146,41 +146,139 @@ def _freed(grad_output):
         "backward() if you need to call it twice.")
 
 
-def _topological_order(root):
-    """Tensors reachable from ``root`` through recorded nodes, inputs before outputs."""
-    order, seen = [], {id(root)}
-    stack = [(root, False)]
+class RemovableHandle:
+    """What :meth:`Tensor.register_hook` returns: ``handle.remove()`` takes the hook off."""
+
+    __slots__ = ("_hooks", "_hook")
+
+    def __init__(self, hooks: list, hook):
+        self._hooks = hooks
+        self._hook = hook
+
+    def remove(self) -> None:
+        if self._hook in self._hooks:
+            self._hooks.remove(self._hook)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.remove()
+        return False
+
+
+def _topological_order(roots) -> list:
+    """Every tensor that requires grad reachable from ``roots``, each after all its inputs.
+
+    A post-order depth-first search without recursion (graphs of any depth): a tensor
+    is *marked* when it is first expanded and *emitted* only after every input it
+    depends on has been emitted. Why that suffices: when a tensor ``t`` is expanded,
+    each input is either unmarked (it is pushed above ``t``'s emit entry, so it is
+    emitted before ``t``) or already marked. A marked input is already emitted: were it
+    still waiting, its emit entry would sit below ``t`` on the stack, making ``t`` its
+    descendant, and the input ``t``'s ancestor and descendant at once, a cycle, which a
+    recorded graph cannot have. Reversed, the list visits a tensor only after every
+    tensor that uses it, so its gradient is complete when it is read.
+
+    (Marking on *push* instead, as an earlier version did, is wrong: in ``x + x * 2``
+    the product, expanded first, skipped ``x`` as "seen" and came out before it, so
+    ``x``'s gradient was read before the product had added its share.)
+    """
+    order, marked = [], set()
+    stack = [(root, False) for root in reversed(roots)]
     while stack:
-        tensor, expanded = stack.pop()
-        if expanded:
+        tensor, inputs_done = stack.pop()
+        if inputs_done:
             order.append(tensor)
             continue
+        if id(tensor) in marked:
+            continue
+        marked.add(id(tensor))
         stack.append((tensor, True))
         node = tensor._node
         if node is None:
             continue
         for parent in node.inputs:
-            if parent.requires_grad and id(parent) not in seen:
-                seen.add(id(parent))
+            if parent.requires_grad and id(parent) not in marked:
                 stack.append((parent, False))
     return order
 
 
-def run_backward(root, grad_output: np.ndarray, retain_graph: bool = False) -> None:
-    """Propagate ``grad_output`` from ``root`` to every leaf that requires a gradient."""
+def _leading_to(order: list, targets: set) -> set:
+    """The ids of tensors in ``order`` from which some tensor in ``targets`` is reached
+    (``order`` lists inputs first, so one forward sweep decides each tensor)."""
+    leads = set()
+    for tensor in order:
+        if id(tensor) in targets:
+            leads.add(id(tensor))
+            continue
+        node = tensor._node
+        if node is not None and any(id(parent) in leads for parent in node.inputs):
+            leads.add(id(tensor))
+    return leads
+
+
+def _run_hooks(tensor, grad: np.ndarray) -> np.ndarray:
+    """Apply ``tensor``'s hooks in registration order; a hook may return a replacement."""
     from .tensor import Tensor
 
-    grads = {id(root): grad_output}
-    for tensor in reversed(_topological_order(root)):
-        grad = grads.pop(id(tensor), None)
-        if grad is None:
+    for hook in list(tensor._hooks):
+        result = hook(Tensor._wrap(grad))
+        if result is None:
             continue
-        if tensor._node is None or tensor._retains_grad:
-            if tensor.grad is None:
-                tensor.grad = Tensor._wrap(np.array(grad, copy=True))
-            else:
-                tensor.grad.array += grad
+        replacement = np.asarray(result.array if isinstance(result, Tensor) else result)
+        if replacement.shape != grad.shape:
+            raise RuntimeError(
+                f"register_hook: a hook returned a gradient of shape {replacement.shape} "
+                f"for a tensor of shape {grad.shape}; a hook must keep the shape")
+        grad = replacement.astype(grad.dtype, copy=False)
+    return grad
+
+
+def _accumulate(tensor, grad: np.ndarray) -> None:
+    """``tensor.grad += grad`` (a fresh copy the first time, so no array is shared)."""
+    from .tensor import Tensor
+
+    if tensor.grad is None:
+        tensor.grad = Tensor._wrap(np.array(grad, copy=True))
+    else:
+        tensor.grad.array += grad
+
+
+def _engine(roots, root_grads, retain_graph: bool, inputs=None, accumulate: bool = True):
+    """The backward pass over the graph below ``roots``.
+
+    Each tensor is visited once, after every tensor that uses it (see
+    :func:`_topological_order`): its gradient is complete, hooks run on it, it is
+    accumulated into ``.grad`` (leaves and ``retain_grad`` tensors, when
+    ``accumulate``) or captured (``inputs``), and its node's backward sends one share
+    to each input. A share for a tensor already visited would be lost, so it raises.
+
+    Returns ``{id(input): gradient}`` for the ``inputs`` that received one.
+    """
+    grads = {}
+    for root, grad in zip(roots, root_grads):
+        key = id(root)
+        grads[key] = grad if key not in grads else grads[key] + grad
+    order = _topological_order(roots)
+    wanted = None if inputs is None else {id(t) for t in inputs}
+    useful = None if wanted is None else _leading_to(order, wanted)
+    captured, visited = {}, set()
+    for tensor in reversed(order):
+        key = id(tensor)
+        visited.add(key)
+        grad = grads.pop(key, None)
+        if grad is None or (useful is not None and key not in useful):
+            continue
+        if tensor._hooks:
+            grad = _run_hooks(tensor, grad)
+        if wanted is not None and key in wanted:
+            captured[key] = grad
         node = tensor._node
+        if accumulate and (node is None if wanted is None else key in wanted):
+            _accumulate(tensor, grad)
+        elif tensor._retains_grad and node is not None:
+            _accumulate(tensor, grad)  # retain_grad fills .grad even under autograd.grad
         if node is None:
             continue
         input_grads = node.backward(grad)
@@ -189,7 +287,169 @@ def run_backward(root, grad_output: np.ndarray, retain_graph: bool = False) -> N
         for parent, parent_grad in zip(node.inputs, input_grads):
             if parent_grad is None or not parent.requires_grad:
                 continue
+            parent_key = id(parent)
+            if parent_key in visited:
+                raise RuntimeError(
+                    f"autograd: internal error: {node.name}Backward0 produced a gradient "
+                    f"for a tensor whose backward already ran; the contribution would be "
+                    f"lost. Please report this with the code that built the graph.")
+            if useful is not None and parent_key not in useful:
+                continue
             parent_grad = unbroadcast(np.asarray(parent_grad), parent.shape)
             parent_grad = parent_grad.astype(parent.array.dtype, copy=False)
-            key = id(parent)
-            grads[key] = parent_grad if key not in grads else grads[key] + parent_grad
+            grads[parent_key] = (parent_grad if parent_key not in grads
+                                 else grads[parent_key] + parent_grad)
+    return captured
+
+
+def run_backward(root, grad_output: np.ndarray, retain_graph: bool = False,
+                 inputs=None) -> None:
+    """Propagate ``grad_output`` from ``root`` into the ``.grad`` of every leaf that
+    requires a gradient (or only of ``inputs``, when given)."""
+    _engine((root,), (grad_output,), bool(retain_graph), inputs=inputs, accumulate=True)
+
+
+def _as_sequence(value, name: str) -> tuple:
+    from .tensor import Tensor
+
+    if isinstance(value, Tensor):
+        return (value,)
+    if isinstance(value, (list, tuple)):
+        return tuple(value)
+    raise TypeError(f"grad: {name} must be a Tensor or a sequence of Tensors, "
+                    f"got {type(value).__name__}")
+
+
+def _seed_gradients(outputs, grad_outputs, function: str) -> list:
+    """One starting gradient per output: ones for one-element outputs, else given."""
+    from .tensor import Tensor
+
+    seeds = []
+    for index, (output, given) in enumerate(zip(outputs, grad_outputs)):
+        if given is None:
+            if output.array.size != 1:
+                raise RuntimeError(
+                    f"{function}: grad can be implicitly created only for scalar outputs; "
+                    f"output {index} has shape {tuple(output.shape)}, pass grad_outputs=")
+            seeds.append(np.ones_like(output.array))
+            continue
+        seed = np.asarray(given.array if isinstance(given, Tensor) else given,
+                          dtype=output.array.dtype)
+        if seed.shape != output.array.shape:
+            raise RuntimeError(
+                f"{function}: Mismatch in shape: grad_output[{index}] has a shape of "
+                f"{tuple(seed.shape)} and output[{index}] has a shape of "
+                f"{tuple(output.array.shape)}")
+        seeds.append(seed)
+    return seeds
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
+         allow_unused=None, materialize_grads=False):
+    """The gradients of ``outputs`` with respect to ``inputs``, without touching ``.grad``.
+
+    PyTorch's ``torch.autograd.grad`` (first order): computes the sum over outputs of
+    ``grad_outputs[i]`` times d(outputs[i])/d(inputs[j]) for each input. Hooks on the
+    tensors of the graph run as in ``backward()``; the ``.grad`` of leaves is left
+    alone (``retain_grad`` tensors still receive theirs, as in PyTorch).
+
+    Parameters
+    ----------
+    outputs : Tensor or sequence of Tensor
+        What is differentiated.
+    inputs : Tensor or sequence of Tensor
+        With respect to what; leaves or intermediate tensors that require grad.
+    grad_outputs : Tensor or sequence of (Tensor or None), optional
+        d(loss)/d(output), each of its output's shape; ``None`` means ones and is
+        allowed only for one-element outputs.
+    retain_graph : bool, optional
+        Keep the graph for another backward pass (default: ``create_graph``).
+    create_graph : bool
+        Higher-order gradients are not supported: ``True`` raises NotImplementedError.
+    allow_unused : bool, optional
+        Return ``None`` for inputs the outputs do not depend on, instead of raising.
+    materialize_grads : bool
+        Return zeros instead of ``None`` for unused inputs (implies ``allow_unused``).
+
+    Returns
+    -------
+    tuple of Tensor
+        One gradient per input, shaped like it.
+
+    Examples
+    --------
+    >>> import cnnlab
+    >>> x = cnnlab.tensor([1., 2., 3.], requires_grad=True)
+    >>> cnnlab.autograd.grad((x * x).sum(), x)
+    (tensor([2., 4., 6.]),)
+    """
+    from .tensor import Tensor
+
+    if create_graph:
+        raise NotImplementedError(
+            "grad: create_graph=True (higher-order gradients) is not supported by "
+            "cnnlab's tape; it records first-order backward passes only")
+    if allow_unused is None:
+        allow_unused = materialize_grads
+    if materialize_grads and not allow_unused:
+        raise ValueError("grad: materialize_grads=True cannot be used with "
+                         "allow_unused=False; leave allow_unused unset or True")
+    outputs = _as_sequence(outputs, "outputs")
+    inputs = _as_sequence(inputs, "inputs")
+    if grad_outputs is None:
+        grad_outputs = (None,) * len(outputs)
+    else:
+        grad_outputs = _as_sequence(grad_outputs, "grad_outputs")
+        if len(grad_outputs) != len(outputs):
+            raise RuntimeError(f"grad: got {len(grad_outputs)} grad_outputs for "
+                               f"{len(outputs)} outputs; give one per output")
+    for index, tensor in enumerate(outputs + inputs):
+        if not isinstance(tensor, Tensor):
+            raise TypeError(f"grad: outputs and inputs must be Tensors, got "
+                            f"{type(tensor).__name__}")
+    for tensor in outputs + inputs:
+        if not tensor.requires_grad:
+            raise RuntimeError("grad: One of the differentiated Tensors does not require "
+                               "grad")
+    seeds = _seed_gradients(outputs, grad_outputs, "grad")
+    captured = _engine(outputs, seeds, bool(retain_graph), inputs=inputs, accumulate=False)
+    results = []
+    for index, tensor in enumerate(inputs):
+        value = captured.get(id(tensor))
+        if value is None:
+            if not allow_unused:
+                raise RuntimeError(
+                    f"grad: The differentiated Tensor at index {index} appears to not have "
+                    f"been used in the graph. Set allow_unused=True if this is the desired "
+                    f"behavior.")
+            results.append(Tensor._wrap(np.zeros_like(tensor.array))
+                           if materialize_grads else None)
+            continue
+        results.append(Tensor._wrap(np.array(value, copy=True)))
+    return tuple(results)
+
+
+def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False,
+             inputs=None) -> None:
+    """PyTorch's ``torch.autograd.backward``: ``backward()`` from several tensors at once,
+    each with its own starting gradient (``None``: ones, for one-element tensors)."""
+    if create_graph:
+        raise NotImplementedError(
+            "backward: create_graph=True (higher-order gradients) is not supported by "
+            "cnnlab's tape; it records first-order backward passes only")
+    tensors = _as_sequence(tensors, "tensors")
+    if grad_tensors is None:
+        grad_tensors = (None,) * len(tensors)
+    else:
+        grad_tensors = _as_sequence(grad_tensors, "grad_tensors")
+    if len(grad_tensors) != len(tensors):
+        raise RuntimeError(f"backward: got {len(grad_tensors)} grad_tensors for "
+                           f"{len(tensors)} tensors; give one per tensor")
+    for tensor in tensors:
+        if not tensor.requires_grad:
+            raise RuntimeError("backward: element 0 of tensors does not require grad "
+                               "and does not have a grad_fn")
+    if inputs is not None:
+        inputs = _as_sequence(inputs, "inputs")
+    seeds = _seed_gradients(tensors, grad_tensors, "backward")
+    _engine(tensors, seeds, bool(retain_graph), inputs=inputs, accumulate=True)

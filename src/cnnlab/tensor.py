@@ -65,6 +65,7 @@ class Tensor:
     """
 
     __array_priority__ = 1000  # ndarray (op) Tensor defers to Tensor's reflected op
+    _hooks = ()  # gradient hooks: a list on the instance once register_hook is called
 
     def __init__(self, data=None, dtype=None, requires_grad=False):
         from .creation import to_array
@@ -162,7 +163,47 @@ class Tensor:
             raise RuntimeError("retain_grad: the tensor does not require grad")
         self._retains_grad = True
 
-    def backward(self, gradient=None, retain_graph: bool = False) -> None:
+    def register_hook(self, hook) -> "autograd.RemovableHandle":
+        """Call ``hook(grad)`` each time the gradient with respect to this tensor is
+        computed; a hook that returns a tensor replaces the gradient passed on.
+
+        For a leaf the hook runs before ``.grad`` is accumulated; for an intermediate
+        tensor before its gradient flows on to its inputs (and before ``retain_grad``
+        stores it). Hooks run in the order they were registered. A hook registered
+        before an in-place change of the tensor sees the gradient of the value it had
+        then, as in PyTorch.
+
+        Parameters
+        ----------
+        hook : callable
+            ``hook(grad: Tensor) -> Tensor or None``; the result must keep the shape.
+
+        Returns
+        -------
+        RemovableHandle
+            ``handle.remove()`` takes the hook off.
+
+        Examples
+        --------
+        >>> import cnnlab
+        >>> x = cnnlab.tensor([1., 2.], requires_grad=True)
+        >>> handle = x.register_hook(lambda g: g * 10)
+        >>> (x * 3).sum().backward()
+        >>> x.grad
+        tensor([30., 30.])
+        """
+        if not self.requires_grad:
+            raise RuntimeError("register_hook: cannot register a hook on a tensor that "
+                               "doesn't require gradient")
+        if not callable(hook):
+            raise TypeError(f"register_hook: hook must be callable, got {type(hook).__name__}")
+        if not self._hooks:
+            self._hooks = []
+        self._hooks.append(hook)
+        return autograd.RemovableHandle(self._hooks, hook)
+
+    def backward(self, gradient=None, retain_graph=None, create_graph: bool = False,
+                 inputs=None) -> None:
         """Accumulate d(self)/d(leaf) into ``.grad`` of every leaf that requires grad.
 
         Parameters
@@ -170,9 +211,17 @@ class Tensor:
         gradient : Tensor or array_like, optional
             d(loss)/d(self), same shape as ``self``; required unless ``self`` holds one
             element.
-        retain_graph : bool
+        retain_graph : bool, optional
             Keep the graph so that ``backward`` can be called through it again.
+        create_graph : bool
+            Higher-order gradients are not supported: ``True`` raises NotImplementedError.
+        inputs : Tensor or sequence of Tensor, optional
+            Accumulate only into these tensors' ``.grad`` (leaves or not).
         """
+        if create_graph:
+            raise NotImplementedError(
+                "backward: create_graph=True (higher-order gradients) is not supported by "
+                "cnnlab's tape; it records first-order backward passes only")
         if not self.requires_grad:
             raise RuntimeError("backward: element 0 of tensors does not require grad "
                                "and does not have a grad_fn")
@@ -188,7 +237,15 @@ class Tensor:
             if grad.shape != self.array.shape:
                 raise RuntimeError(f"backward: gradient has shape {grad.shape}, expected "
                                    f"the tensor's shape {self.array.shape}")
-        autograd.run_backward(self, grad, retain_graph=retain_graph)
+        if inputs is not None:
+            inputs = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
+            if not inputs:
+                raise RuntimeError("backward: 'inputs' argument to backward() cannot be empty")
+            for tensor in inputs:
+                if not isinstance(tensor, Tensor) or not tensor.requires_grad:
+                    raise RuntimeError("backward: every tensor in inputs must be a Tensor "
+                                       "that requires grad")
+        autograd.run_backward(self, grad, retain_graph=bool(retain_graph), inputs=inputs)
 
     def detach(self) -> "Tensor":
         """A tensor sharing this one's data, outside the graph."""
@@ -353,6 +410,8 @@ class Tensor:
         before = Tensor._wrap(self.array)
         before.requires_grad = self.requires_grad
         before._node = self._node
+        if self._hooks:  # hooks see the gradient of the value they were registered on
+            before._hooks, self._hooks = self._hooks, ()
         return before
 
     def _check_inplace(self, operation: str) -> None:
