@@ -12,6 +12,9 @@ from .creation import (arange, as_tensor, empty, eye, from_numpy, full, full_lik
                        get_rng_state, linspace, manual_seed, ones, ones_like, rand,
                        rand_like, randint, randn, randn_like, randperm, set_rng_state,
                        tensor, zeros, zeros_like)
+from .creation import empty_like, normal, randint_like  # noqa: E402
+from .device import device  # noqa: E402
+from . import cuda  # noqa: E402
 from .dtypes import DType as dtype
 from .tensor import Size, Tensor, _install_methods
 

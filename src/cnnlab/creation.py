@@ -13,6 +13,7 @@ import numbers
 import numpy as np
 
 from . import dtypes
+from .device import as_device
 from .tensor import Tensor
 
 _GENERATOR = [np.random.default_rng()]
@@ -105,7 +106,7 @@ def to_array(data, dtype=None, copy=True) -> np.ndarray:
     return array.copy() if copy else array
 
 
-def tensor(data, dtype=None, requires_grad=False) -> Tensor:
+def tensor(data, dtype=None, device=None, requires_grad=False) -> Tensor:
     """A new tensor holding a copy of ``data`` (numbers, nested lists, arrays, tensors).
 
     Examples
@@ -117,14 +118,12 @@ def tensor(data, dtype=None, requires_grad=False) -> Tensor:
     >>> cnnlab.tensor([[1.0, -1]])
     tensor([[ 1., -1.]])
     """
-    out = Tensor._wrap(to_array(data, dtype))
-    if requires_grad:
-        out.requires_grad_(True)
-    return out
+    return _finish(Tensor._wrap(to_array(data, dtype)), device, requires_grad, "tensor")
 
 
-def as_tensor(data, dtype=None) -> Tensor:
+def as_tensor(data, dtype=None, device=None) -> Tensor:
     """``data`` as a tensor, sharing memory with it where possible."""
+    as_device(device, "as_tensor")
     if isinstance(data, Tensor) and dtype is None:
         return data
     return Tensor._wrap(to_array(data, dtype, copy=False))
@@ -146,52 +145,105 @@ def _shape(size, function) -> tuple:
     return tuple(int(s) for s in size)
 
 
-def _filled(function, size, fill, dtype, requires_grad, default=np.float32):
-    target = dtypes.as_dtype(dtype).numpy if dtype is not None else np.dtype(default)
-    out = Tensor._wrap(np.full(_shape(size, function), fill, dtype=target))
+def _size_arguments(positional: tuple, size, function: str) -> tuple:
+    """One shape from PyTorch's two spellings: ``zeros(2, 3)`` or ``zeros(size=(2, 3))``."""
+    if size is not None:
+        if positional:
+            raise TypeError(f"{function}: give the size either positionally or as size=, "
+                            f"not both (got {positional!r} and size={size!r})")
+        if not isinstance(size, (tuple, list)):
+            raise TypeError(f"{function}(): argument 'size' must be a tuple of ints, "
+                            f"got {type(size).__name__} {size!r}")
+        positional = (tuple(size),)
+    return _shape(positional, function)
+
+
+def _finish(out: Tensor, device, requires_grad, function) -> Tensor:
+    """Apply the keyword arguments every creation function shares."""
+    as_device(device, function)
     return out.requires_grad_(True) if requires_grad else out
 
 
-def zeros(*size, dtype=None, requires_grad=False) -> Tensor:
-    """A tensor of zeros (``float32`` unless ``dtype`` says otherwise)."""
-    return _filled("zeros", size, 0, dtype, requires_grad)
+def _filled(function, shape, fill, dtype, device, requires_grad, default=np.float32):
+    target = dtypes.as_dtype(dtype).numpy if dtype is not None else np.dtype(default)
+    return _finish(Tensor._wrap(np.full(shape, fill, dtype=target)), device, requires_grad,
+                   function)
 
 
-def ones(*size, dtype=None, requires_grad=False) -> Tensor:
+def zeros(*size, dtype=None, device=None, requires_grad=False, **kwargs) -> Tensor:
+    """A tensor of zeros (``float32`` unless ``dtype`` says otherwise).
+
+    ``zeros(2, 3)``, ``zeros((2, 3))`` and ``zeros(size=(2, 3))`` are the same.
+    """
+    shape = _size_arguments(size, _size_keyword(kwargs, "zeros"), "zeros")
+    return _filled("zeros", shape, 0, dtype, device, requires_grad)
+
+
+def ones(*size, dtype=None, device=None, requires_grad=False, **kwargs) -> Tensor:
     """A tensor of ones (``float32`` unless ``dtype`` says otherwise)."""
-    return _filled("ones", size, 1, dtype, requires_grad)
+    shape = _size_arguments(size, _size_keyword(kwargs, "ones"), "ones")
+    return _filled("ones", shape, 1, dtype, device, requires_grad)
 
 
-def empty(*size, dtype=None, requires_grad=False) -> Tensor:
-    return _filled("empty", size, 0, dtype, requires_grad)
+def empty(*size, dtype=None, device=None, requires_grad=False, **kwargs) -> Tensor:
+    """An uninitialised tensor in PyTorch; here filled with zeros, so runs are repeatable."""
+    shape = _size_arguments(size, _size_keyword(kwargs, "empty"), "empty")
+    return _filled("empty", shape, 0, dtype, device, requires_grad)
 
 
-def full(size, fill_value, dtype=None, requires_grad=False) -> Tensor:
+def _size_keyword(kwargs: dict, function: str):
+    """``size=`` arrives in ``kwargs``: Python cannot name a keyword like ``*size``.
+
+    PyTorch's ``layout`` and ``pin_memory`` are accepted and have no effect here.
+    """
+    size = kwargs.pop("size", None)
+    kwargs.pop("layout", None)
+    kwargs.pop("pin_memory", None)
+    if kwargs:
+        name = next(iter(kwargs))
+        raise TypeError(f"{function}() got an unexpected keyword argument {name!r}")
+    return size
+
+
+def full(size, fill_value, dtype=None, device=None, requires_grad=False) -> Tensor:
     """A tensor of ``size`` filled with ``fill_value`` (dtype inferred from it)."""
     size = (size,) if isinstance(size, numbers.Integral) else tuple(size)
-    return _filled("full", size, fill_value, dtype, requires_grad, _infer_dtype(fill_value))
+    return _filled("full", _shape(size, "full"), fill_value, dtype, device, requires_grad,
+                   _infer_dtype(fill_value))
 
 
-def zeros_like(other, dtype=None, requires_grad=False) -> Tensor:
-    return _like(other, 0, dtype, requires_grad)
-
-
-def ones_like(other, dtype=None, requires_grad=False) -> Tensor:
-    return _like(other, 1, dtype, requires_grad)
-
-
-def full_like(other, fill_value, dtype=None, requires_grad=False) -> Tensor:
-    return _like(other, fill_value, dtype, requires_grad)
-
-
-def _like(other, fill, dtype, requires_grad):
+def _like(function, other, fill, dtype, device, requires_grad):
     array = as_tensor(other).array
     target = dtypes.as_dtype(dtype).numpy if dtype is not None else array.dtype
-    out = Tensor._wrap(np.full(array.shape, fill, dtype=target))
-    return out.requires_grad_(True) if requires_grad else out
+    return _finish(Tensor._wrap(np.full(array.shape, fill, dtype=target)), device,
+                   requires_grad, function)
 
 
-def arange(start, end=None, step=1, dtype=None, requires_grad=False) -> Tensor:
+def zeros_like(input, dtype=None, device=None, requires_grad=False,  # noqa: A002
+               memory_format=None) -> Tensor:
+    """Zeros of ``input``'s shape and dtype."""
+    return _like("zeros_like", input, 0, dtype, device, requires_grad)
+
+
+def ones_like(input, dtype=None, device=None, requires_grad=False,  # noqa: A002
+              memory_format=None) -> Tensor:
+    """Ones of ``input``'s shape and dtype."""
+    return _like("ones_like", input, 1, dtype, device, requires_grad)
+
+
+def empty_like(input, dtype=None, device=None, requires_grad=False,  # noqa: A002
+               memory_format=None) -> Tensor:
+    """Uninitialised in PyTorch; zeros here (repeatable)."""
+    return _like("empty_like", input, 0, dtype, device, requires_grad)
+
+
+def full_like(input, fill_value, dtype=None, device=None, requires_grad=False,  # noqa: A002
+              memory_format=None) -> Tensor:
+    """``fill_value`` in ``input``'s shape and dtype."""
+    return _like("full_like", input, fill_value, dtype, device, requires_grad)
+
+
+def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False) -> Tensor:
     """Values from ``start`` to ``end`` (exclusive) by ``step``; int64 for int arguments."""
     if end is None:
         start, end = 0, start
@@ -205,56 +257,119 @@ def arange(start, end=None, step=1, dtype=None, requires_grad=False) -> Tensor:
         target = dtypes.as_dtype(dtype).numpy
     length = max(int(np.ceil((end - start) / step)), 0)
     values = start + step * np.arange(length, dtype=np.float64 if target.kind == "f" else np.int64)
-    out = Tensor._wrap(values.astype(target))
-    return out.requires_grad_(True) if requires_grad else out
+    return _finish(Tensor._wrap(values.astype(target)), device, requires_grad, "arange")
 
 
-def linspace(start, end, steps, dtype=None) -> Tensor:
+def linspace(start, end, steps, dtype=None, device=None, requires_grad=False) -> Tensor:
     target = dtypes.as_dtype(dtype).numpy if dtype is not None else np.float32
-    return Tensor._wrap(np.linspace(start, end, steps).astype(target))
+    return _finish(Tensor._wrap(np.linspace(start, end, steps).astype(target)), device,
+                   requires_grad, "linspace")
 
 
-def eye(n, m=None, dtype=None) -> Tensor:
+def eye(n, m=None, dtype=None, device=None, requires_grad=False) -> Tensor:
     target = dtypes.as_dtype(dtype).numpy if dtype is not None else np.float32
-    return Tensor._wrap(np.eye(n, m, dtype=target))
+    return _finish(Tensor._wrap(np.eye(n, m, dtype=target)), device, requires_grad, "eye")
 
 
-def _random(function, size, sample, dtype, requires_grad):
+def _random(function, shape, sample, dtype, device, requires_grad):
     target = dtypes.as_dtype(dtype).numpy if dtype is not None else np.dtype(np.float32)
     if target.kind != "f":
         raise TypeError(f"{function}: dtype must be floating point, got {dtypes.as_dtype(dtype)!r}")
-    out = Tensor._wrap(sample(_shape(size, function)).astype(target))
-    return out.requires_grad_(True) if requires_grad else out
+    return _finish(Tensor._wrap(sample(shape).astype(target)), device, requires_grad, function)
 
 
-def randn(*size, dtype=None, requires_grad=False) -> Tensor:
-    """Standard normal samples of the given size (``float32``)."""
-    return _random("randn", size, _rng().standard_normal, dtype, requires_grad)
+def randn(*size, generator=None, dtype=None, device=None, requires_grad=False,
+          **kwargs) -> Tensor:
+    """Standard normal samples of the given size (``float32``); ``size=`` works too."""
+    shape = _size_arguments(size, _size_keyword(kwargs, "randn"), "randn")
+    return _random("randn", shape, _rng().standard_normal, dtype, device, requires_grad)
 
 
-def rand(*size, dtype=None, requires_grad=False) -> Tensor:
-    """Uniform samples in [0, 1) of the given size (``float32``)."""
-    return _random("rand", size, _rng().random, dtype, requires_grad)
+def rand(*size, generator=None, dtype=None, device=None, requires_grad=False,
+         **kwargs) -> Tensor:
+    """Uniform samples in [0, 1) of the given size (``float32``); ``size=`` works too."""
+    shape = _size_arguments(size, _size_keyword(kwargs, "rand"), "rand")
+    return _random("rand", shape, _rng().random, dtype, device, requires_grad)
 
 
-def randint(low, high=None, size=(), dtype=None) -> Tensor:
-    """Random integers in [low, high) (``int64``)."""
+def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=None,
+           requires_grad=False) -> Tensor:
+    """Normal samples: ``normal(mean, std, size)`` with numbers, or tensor ``mean``/``std``
+    (the shape is theirs, broadcast; PyTorch's four forms).
+
+    Examples
+    --------
+    >>> import cnnlab
+    >>> cnnlab.normal(0, 1, (3, 3, 3)).shape
+    cnnlab.Size([3, 3, 3])
+    """
+    tensors = [v for v in (mean, std) if isinstance(v, Tensor)]
+    if tensors:
+        if size is not None:
+            raise TypeError("normal: size= is only allowed when mean and std are numbers; "
+                            f"got size={size!r} with a tensor mean or std")
+        mean_array = np.asarray(mean.array if isinstance(mean, Tensor) else mean)
+        std_array = np.asarray(std.array if isinstance(std, Tensor) else std)
+        target = tensors[0].array.dtype
+        shape = np.broadcast_shapes(mean_array.shape, std_array.shape)
+    else:
+        if size is None:
+            raise TypeError("normal: with a number mean and std, size= is required, "
+                            "e.g. normal(0, 1, (3, 3))")
+        mean_array, std_array = np.asarray(mean), np.asarray(std)
+        target = dtypes.as_dtype(dtype).numpy if dtype is not None else np.dtype(np.float32)
+        shape = _shape((size,) if isinstance(size, numbers.Integral) else (tuple(size),),
+                       "normal")
+    if np.any(std_array < 0):
+        raise RuntimeError(f"normal: std must be >= 0.0, got {std!r}")
+    values = mean_array + std_array * _rng().standard_normal(shape)
+    return _finish(Tensor._wrap(np.asarray(values).astype(target)), device, requires_grad,
+                   "normal")
+
+
+def randint(low=0, high=None, size=None, *, generator=None, dtype=None, device=None,
+            requires_grad=False) -> Tensor:
+    """Random integers in [low, high) (``int64``): ``randint(high, size)`` or
+    ``randint(low, high, size)``, ``size`` positional or as ``size=``."""
+    if size is None and high is not None and not isinstance(high, numbers.Integral):
+        low, high, size = 0, low, high
     if high is None:
         low, high = 0, low
+    if size is None:
+        raise TypeError("randint: size is required, e.g. randint(0, 10, (2, 3))")
     target = dtypes.as_dtype(dtype).numpy if dtype is not None else np.int64
-    return Tensor._wrap(_rng().integers(low, high, _shape(tuple(size), "randint")).astype(target))
+    shape = _shape((size,) if isinstance(size, numbers.Integral) else (tuple(size),),
+                   "randint")
+    if low >= high:
+        raise RuntimeError(f"randint: expected low < high, got low={low}, high={high}")
+    return _finish(Tensor._wrap(_rng().integers(low, high, shape).astype(target)), device,
+                   requires_grad, "randint")
 
 
-def randperm(n, dtype=None) -> Tensor:
+def randperm(n, dtype=None, device=None, requires_grad=False) -> Tensor:
     target = dtypes.as_dtype(dtype).numpy if dtype is not None else np.int64
-    return Tensor._wrap(_rng().permutation(n).astype(target))
+    return _finish(Tensor._wrap(_rng().permutation(n).astype(target)), device, requires_grad,
+                   "randperm")
 
 
-def randn_like(other, dtype=None) -> Tensor:
-    array = as_tensor(other).array
-    return randn(*array.shape, dtype=dtype or dtypes.from_numpy_dtype(array.dtype))
+def randn_like(input, dtype=None, device=None, requires_grad=False,  # noqa: A002
+               memory_format=None) -> Tensor:
+    array = as_tensor(input).array
+    return randn(*array.shape, dtype=dtype or dtypes.from_numpy_dtype(array.dtype),
+                 device=device, requires_grad=requires_grad)
 
 
-def rand_like(other, dtype=None) -> Tensor:
-    array = as_tensor(other).array
-    return rand(*array.shape, dtype=dtype or dtypes.from_numpy_dtype(array.dtype))
+def rand_like(input, dtype=None, device=None, requires_grad=False,  # noqa: A002
+              memory_format=None) -> Tensor:
+    array = as_tensor(input).array
+    return rand(*array.shape, dtype=dtype or dtypes.from_numpy_dtype(array.dtype),
+                device=device, requires_grad=requires_grad)
+
+
+def randint_like(input, low=0, high=None, dtype=None, device=None,  # noqa: A002
+                 requires_grad=False, memory_format=None) -> Tensor:
+    array = as_tensor(input).array
+    if high is None:
+        low, high = 0, low
+    return randint(low, high, array.shape, dtype=dtype or dtypes.from_numpy_dtype(array.dtype),
+                   device=device, requires_grad=requires_grad)

@@ -19,6 +19,7 @@ import numbers
 import numpy as np
 
 from . import _format, autograd, dtypes
+from . import device as _devices
 
 
 class Size(tuple):
@@ -122,8 +123,13 @@ class Tensor:
         return dtypes.from_numpy_dtype(self.array.dtype)
 
     @property
-    def device(self) -> str:
-        return "cpu"
+    def device(self):
+        """Always ``device(type='cpu')``: cnnlab computes with NumPy on the CPU."""
+        return _devices.CPU
+
+    @property
+    def is_cuda(self) -> bool:
+        return False
 
     def is_floating_point(self) -> bool:
         return self.array.dtype.kind == "f"
@@ -302,12 +308,31 @@ class Tensor:
                                "elements is ambiguous")
         return bool(self.array.reshape(-1)[0])
 
-    def to(self, dtype=None, *args, **kwargs) -> "Tensor":
-        """Convert to ``dtype`` (device strings such as ``'cpu'`` are accepted and ignored)."""
-        if isinstance(dtype, str) and dtype.split(":")[0] == "cpu":
-            dtype = kwargs.get("dtype")
-        if dtype is None:
-            return self
+    def to(self, *args, **kwargs) -> "Tensor":
+        """PyTorch's ``to``: ``to(dtype)``, ``to(device)``, ``to(device, dtype)``,
+        ``to(other)`` (its dtype), with ``dtype=``/``device=``/``non_blocking=``/``copy=``.
+
+        Devices must name the CPU (anything else raises RuntimeError). Returns ``self``
+        when nothing changes and ``copy`` is False, as PyTorch does.
+        """
+        dtype, device = kwargs.pop("dtype", None), kwargs.pop("device", None)
+        copy = kwargs.pop("copy", False)
+        kwargs.pop("non_blocking", None)
+        kwargs.pop("memory_format", None)
+        if kwargs:
+            raise TypeError(f"to() got an unexpected keyword argument {next(iter(kwargs))!r}")
+        for argument in args:
+            if isinstance(argument, Tensor):
+                dtype = argument.dtype
+            elif isinstance(argument, bool):
+                continue  # PyTorch's positional non_blocking / copy flags
+            elif _devices.is_device_like(argument) or isinstance(argument, int):
+                device = argument
+            else:
+                dtype = argument
+        _devices.as_device(device, "Tensor.to")
+        if dtype is None or dtypes.as_dtype(dtype).numpy == self.array.dtype:
+            return self.clone() if copy else self
         from .ops import cast
 
         return cast(self, dtypes.as_dtype(dtype))
@@ -337,6 +362,11 @@ class Tensor:
 
     def cpu(self):
         return self
+
+    def cuda(self, device=None, non_blocking=False):
+        """Raises RuntimeError: cnnlab has no GPU (PyTorch without CUDA raises too)."""
+        raise RuntimeError("Tensor.cuda: cnnlab computes with NumPy on the CPU only; "
+                           "there is no GPU to move to (use .to('cpu') or leave it out)")
 
     def clone(self) -> "Tensor":
         from .ops import clone

@@ -210,8 +210,13 @@ class Module:
         """Convert floating parameters and buffers to ``dtype`` (devices are ignored)."""
         from ..dtypes import as_dtype
 
-        if isinstance(dtype, str) and dtype.split(":")[0] == "cpu":
-            dtype = kwargs.get("dtype")
+        from ..device import as_device, is_device_like
+
+        if is_device_like(dtype):
+            as_device(dtype, "Module.to")
+            dtype = args[0] if args else None
+        as_device(kwargs.get("device"), "Module.to")
+        dtype = kwargs.get("dtype", dtype)
         if dtype is None:
             return self
         target = as_dtype(dtype).numpy
@@ -237,6 +242,11 @@ class Module:
 
     def cpu(self):
         return self
+
+    def cuda(self, device=None):
+        """Raises RuntimeError: cnnlab has no GPU."""
+        raise RuntimeError("Module.cuda: cnnlab computes with NumPy on the CPU only; "
+                           "there is no GPU to move to (use .to('cpu') or leave it out)")
 
     # ---------------------------------------------------------- state dict
     def state_dict(self) -> "OrderedDict[str, Tensor]":
