@@ -320,13 +320,18 @@ def test_avg_pool2d_float32():
     np.testing.assert_allclose(out.numpy(), expected.numpy(), rtol=1e-5, atol=1e-6)
 
 
-def test_avg_pool2d_integers_give_exact_float32_means():
-    """Beyond PyTorch: torch truncates integer means; cnnlab returns the exact mean."""
+@pytest.mark.parametrize("options", [dict(count_include_pad=False), dict(count_include_pad=True),
+                                     dict(divisor_override=-3), dict(ceil_mode=True)], ids=str)
+def test_avg_pool2d_int64_truncates_like_torch(options):
+    """Issue 13: torch keeps int64 and truncates each mean toward zero; so does cnnlab."""
     x = RNG.integers(-1000, 1000, (2, 3, 7, 7))
-    out = F.avg_pool2d(x, 3, 2, 1, count_include_pad=False)
-    assert out.dtype == cnnlab.float32
-    expected = TF.avg_pool2d(torch.tensor(x, dtype=torch.float64), 3, 2, 1, count_include_pad=False)
-    np.testing.assert_array_equal(out.numpy(), expected.numpy().astype(np.float32))
+    out = F.avg_pool2d(x, 3, 2, 1, **options)
+    expected = TF.avg_pool2d(torch.tensor(x), 3, 2, 1, **options)
+    assert out.dtype == cnnlab.int64 and expected.dtype == torch.int64
+    np.testing.assert_array_equal(out.numpy(), expected.numpy())
+    small = F.avg_pool2d(x.astype(np.int16), 3, 2, 1, **options)   # beyond torch: any int
+    assert small.dtype == cnnlab.int16
+    np.testing.assert_array_equal(small.numpy(), expected.numpy())
 
 
 def test_avg_pool2d_negative_divisor_override_like_torch():
@@ -672,7 +677,7 @@ def test_max_unpool2d_default_size_and_unbatched():
 
 
 def test_max_unpool2d_repeated_index_keeps_last_value():
-    out = F.max_unpool2d([[[[1.0, 2.0]]]], [[[[3, 3]]]], (1, 2), output_size=(2, 2))
+    out = F.max_unpool2d([[[[1.0, 2.0]]]], [[[[3, 3]]]], (2, 1), output_size=(2, 2))
     np.testing.assert_array_equal(out.numpy(), [[[[0, 0], [0, 2]]]])
 
 
@@ -796,6 +801,16 @@ def test_no_grad_records_nothing():
     (lambda: F.max_unpool2d(np.zeros((1, 2, 2)), np.zeros((1, 2, 2), dtype=int), 2,
                             output_size=(0, 4)), ValueError,
      r"max_unpool2d: output_size must be >= 1, got \(0, 4\)"),
+    (lambda: F.max_unpool2d(np.zeros((1, 2, 2)), np.zeros((1, 2, 2), dtype=int), 2,
+                            output_size=(10, 10)), ValueError,
+     r"max_unpool2d: output_size \(10, 10\) is out of range along spatial dimension 0: 10 must "
+     r"lie in \[3, 5\], i.e. strictly between default - stride and default \+ stride with "
+     r"default = \(in - 1\) \* stride - pad_lo - pad_hi \+ kernel = \(2 - 1\) \* 2 - 0 - 0 "
+     r"\+ 2 = 4"),
+    (lambda: F.max_unpool2d(np.zeros((1, 2, 2)), np.zeros((1, 2, 2), dtype=int), 2,
+                            output_size=(4, 2)), ValueError,
+     r"max_unpool2d: output_size \(4, 2\) is out of range along spatial dimension 1: 2 must "
+     r"lie in \[3, 5\]"),
     (lambda: F.max_unpool2d(np.zeros((1, 2, 2)), np.zeros((1, 2, 2), dtype=int), 2,
                             padding="same"), TypeError,
      r"max_unpool2d: padding must be an int, \(pad_h, pad_w\) or \(\(top, bottom\), \(left, "

@@ -97,16 +97,51 @@ def test_other_convolutions_use_im2col(thin, change, reason):
     assert not thin, f"Winograd ran despite the {reason}"
 
 
-def test_gradients_and_non_finite_inputs_use_im2col(thin):
+def test_gradients_take_the_same_path_and_match_torch(thin):
+    """Issue 13 item 4: the path depends on the shape, not on requires_grad; the
+    weight gradient recomputes the columns the Winograd forward did not build."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, 3, 7, 6))
+    w = rng.standard_normal((4, 3, 3, 3))
+    plain = F.conv2d(x, w, padding=1).numpy()
+    assert len(thin) == 1
+    xt = cnnlab.tensor(x, requires_grad=True)
+    wt = cnnlab.tensor(w, requires_grad=True)
+    out = F.conv2d(xt, wt, padding=1)
+    assert len(thin) == 2, "Winograd must run with gradients wanted too"
+    np.testing.assert_array_equal(out.detach().numpy(), plain)
+    g = rng.standard_normal(out.shape)
+    (out * cnnlab.tensor(g)).sum().backward()
+    xr = torch.tensor(x, requires_grad=True)
+    wr = torch.tensor(w, requires_grad=True)
+    (torch.nn.functional.conv2d(xr, wr, padding=1) * torch.tensor(g)).sum().backward()
+    np.testing.assert_allclose(xt.grad.numpy(), xr.grad.numpy(), rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(wt.grad.numpy(), wr.grad.numpy(), rtol=1e-8, atol=1e-10)
+
+
+def test_non_finite_inputs_use_im2col(thin):
     x = np.ones((1, 2, 6, 6))
-    w = cnnlab.tensor(np.ones((2, 2, 3, 3)), requires_grad=True)
-    F.conv2d(x, w, padding=1).sum().backward()   # the columns are kept for dW
-    assert not thin
     x[0, 0, 2, 2] = np.inf
     out = F.conv2d(x, np.ones((2, 2, 3, 3)), padding=1).numpy()
     assert not thin
     expected = _torch_conv(x, np.ones((2, 2, 3, 3)), None, 1)
     np.testing.assert_array_equal(out, expected)     # inf where the window holds it
+
+
+def test_eval_under_no_grad_gives_the_training_forward_bit_for_bit():
+    """Issue 13 item 4, at the default threshold: a 3x3 stride-1 conv with 128
+    channels gives identical logits whether or not a gradient is wanted."""
+    cnnlab.manual_seed(0)
+    model = cnnlab.nn.Sequential(cnnlab.nn.Conv2d(128, 128, 3, padding=1), cnnlab.nn.ReLU(),
+                                 cnnlab.nn.Conv2d(128, 8, 3, padding=1))
+    x = cnnlab.tensor(np.random.default_rng(0).standard_normal((2, 128, 8, 8)),
+                      dtype=cnnlab.float32)
+    trained = model(x).detach().numpy()
+    model.eval()
+    with cnnlab.no_grad():
+        evaluated = model(x).numpy()
+    assert trained.dtype == np.float32
+    np.testing.assert_array_equal(evaluated, trained)
 
 
 def test_default_threshold_keeps_thin_layers_on_im2col(monkeypatch):

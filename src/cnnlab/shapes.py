@@ -26,7 +26,15 @@ import numbers
 import numpy as np
 
 AXES = ("height", "width")
-PadPairs = tuple  # ((top, bottom), (left, right))
+PadPairs = tuple  # ((top, bottom), (left, right)); one (lo, hi) pair per spatial axis
+
+#: The names of the spatial axes for 1, 2 and 3 spatial dimensions (errors and the CLI).
+AXIS_NAMES = {1: ("length",), 2: AXES, 3: ("depth", "height", "width")}
+
+
+def axis_names(ndim: int) -> tuple:
+    """``('height', 'width')`` for 2 spatial axes; ``('axis 0', ...)`` beyond 3."""
+    return AXIS_NAMES.get(ndim) or tuple(f"axis {i}" for i in range(ndim))
 
 
 def _is_int(value) -> bool:
@@ -35,8 +43,18 @@ def _is_int(value) -> bool:
     return isinstance(value, (numbers.Integral, np.integer)) and not isinstance(value, (bool, np.bool_))
 
 
-def int_pair(value, name: str, function: str, minimum: int = 1) -> tuple:
-    """``value`` (an int or a pair of ints) as ``(height, width)``, each >= ``minimum``.
+def _sizes_phrase(ndim: int) -> str:
+    """How an int-or-tuple argument of ``ndim`` axes is spelled in errors."""
+    names = ", ".join(axis_names(ndim))
+    if ndim == 2:
+        return f"an int or a pair of ints ({names})"
+    return f"an int or a tuple of {ndim} ints ({names})"
+
+
+def int_tuple(value, ndim: int, name: str, function: str, minimum: int = 1) -> tuple:
+    """``value`` (an int, or a sequence of 1 or ``ndim`` ints) as ``ndim`` ints >= ``minimum``.
+
+    A one-element sequence is repeated, as PyTorch does (``(3,)`` means ``(3, 3)``).
 
     Raises
     ------
@@ -44,19 +62,41 @@ def int_pair(value, name: str, function: str, minimum: int = 1) -> tuple:
         For bools, floats, strings, ``None`` or sequences of the wrong length.
     ValueError
         For values below ``minimum``.
+
+    Examples
+    --------
+    >>> int_tuple((2,), 3, "stride", "conv3d")
+    (2, 2, 2)
+    """
+    if type(value) is int and value >= minimum:  # the common case, checked at once
+        return (value,) * ndim
+    if _is_int(value):
+        sizes = (int(value),) * ndim
+    elif (isinstance(value, (tuple, list)) and len(value) in (1, ndim)
+          and all(_is_int(v) for v in value)):
+        sizes = tuple(int(v) for v in value) * (ndim if len(value) == 1 else 1)
+    else:
+        raise TypeError(f"{function}: {name} must be {_sizes_phrase(ndim)}, got {value!r}")
+    if min(sizes) < minimum:
+        raise ValueError(f"{function}: {name} must be >= {minimum}, got {value!r}")
+    return sizes
+
+
+def int_pair(value, name: str, function: str, minimum: int = 1) -> tuple:
+    """``value`` (an int or a pair of ints) as ``(height, width)``, each >= ``minimum``.
+
+    :func:`int_tuple` for two spatial axes (a one-element tuple is repeated).
     """
     if type(value) is int and value >= minimum:  # the common case, checked at once
         return (value, value)
-    if _is_int(value):
-        pair = (int(value), int(value))
-    elif isinstance(value, (tuple, list)) and len(value) == 2 and all(_is_int(v) for v in value):
-        pair = (int(value[0]), int(value[1]))
-    else:
-        raise TypeError(f"{function}: {name} must be an int or a pair of ints (height, width), "
-                        f"got {value!r}")
-    if min(pair) < minimum:
-        raise ValueError(f"{function}: {name} must be >= {minimum}, got {value!r}")
-    return pair
+    return int_tuple(value, 2, name, function, minimum)
+
+
+def pool_stride(stride, kernel: tuple, function: str) -> tuple:
+    """A pool's stride: the kernel size when None or empty (PyTorch's ``stride=()``)."""
+    if stride is None or (isinstance(stride, (tuple, list)) and len(stride) == 0):
+        return kernel
+    return int_tuple(stride, len(kernel), "stride", function)
 
 
 def same_padding(in_size: int, kernel_size: int, stride: int, dilation: int) -> tuple:
@@ -70,35 +110,52 @@ def same_padding(in_size: int, kernel_size: int, stride: int, dilation: int) -> 
     return total // 2, total - total // 2
 
 
-def padding_pairs(padding, function: str, name: str = "padding", input_size=None,
-                  kernel_size=None, stride=(1, 1), dilation=(1, 1)) -> PadPairs:
-    """Normalise ``padding`` to ``((top, bottom), (left, right))``.
+def _padding_phrase(ndim: int) -> str:
+    if ndim == 2:
+        return "an int, (pad_h, pad_w), ((top, bottom), (left, right)), 'valid' or 'same'"
+    names = ", ".join(f"pad_{axis}" for axis in axis_names(ndim))
+    pairs = ", ".join("(lo, hi)" for _ in range(ndim))
+    return f"an int, ({names}), ({pairs}), 'valid' or 'same'"
 
-    Accepts an int, ``(ph, pw)``, per-side ``((top, bottom), (left, right))``,
-    ``'valid'`` (no padding) and ``'same'`` (output ``ceil(in / stride)``, which needs
-    ``input_size``, ``kernel_size``, ``stride`` and ``dilation``).
+
+def padding_pairs(padding, function: str, name: str = "padding", input_size=None,
+                  kernel_size=None, stride=None, dilation=None, ndim: int = 2) -> PadPairs:
+    """Normalise ``padding`` to one ``(lo, hi)`` pair per spatial axis.
+
+    Accepts an int, one int per axis (``(ph, pw)``; a one-element tuple is repeated,
+    as in PyTorch), per-side pairs (``((top, bottom), (left, right))``), ``'valid'``
+    (no padding) and ``'same'`` (output ``ceil(in / stride)``, which needs
+    ``input_size``, ``kernel_size`` and optionally ``stride`` and ``dilation``,
+    default 1). ``ndim`` is the number of spatial axes (taken from ``input_size``
+    when given).
     """
+    if input_size is not None:
+        ndim = len(input_size)
     if type(padding) is int and padding >= 0:  # the common case, checked at once
-        return ((padding, padding), (padding, padding))
+        return ((padding, padding),) * ndim
     if isinstance(padding, str):
         if padding == "valid":
-            return ((0, 0), (0, 0))
+            return ((0, 0),) * ndim
         if padding == "same":
+            if input_size is None or kernel_size is None:
+                raise ValueError(f"{function}: {name}='same' needs the input size, which is "
+                                 "not known here; give the padding as numbers")
+            stride = (1,) * ndim if stride is None else stride
+            dilation = (1,) * ndim if dilation is None else dilation
             return tuple(same_padding(n, k, s, d) for n, k, s, d
                          in zip(input_size, kernel_size, stride, dilation))
         raise ValueError(f"{function}: {name} string must be 'valid' or 'same', got {padding!r}")
     if _is_int(padding):
-        pairs = ((int(padding),) * 2,) * 2
-    elif isinstance(padding, (tuple, list)) and len(padding) == 2 and all(_is_int(p) for p in padding):
-        pairs = ((int(padding[0]),) * 2, (int(padding[1]),) * 2)
-    elif (isinstance(padding, (tuple, list)) and len(padding) == 2
+        pairs = ((int(padding),) * 2,) * ndim
+    elif (isinstance(padding, (tuple, list)) and len(padding) in (1, ndim)
+          and all(_is_int(p) for p in padding)):
+        pairs = tuple((int(p), int(p)) for p in padding) * (ndim if len(padding) == 1 else 1)
+    elif (isinstance(padding, (tuple, list)) and len(padding) == ndim
           and all(isinstance(p, (tuple, list)) and len(p) == 2 and all(_is_int(v) for v in p)
                   for p in padding)):
         pairs = tuple((int(p[0]), int(p[1])) for p in padding)
     else:
-        raise TypeError(
-            f"{function}: {name} must be an int, (pad_h, pad_w), ((top, bottom), (left, right)), "
-            f"'valid' or 'same', got {padding!r}")
+        raise TypeError(f"{function}: {name} must be {_padding_phrase(ndim)}, got {padding!r}")
     if min(min(p) for p in pairs) < 0:
         raise ValueError(f"{function}: {name} must be non-negative, got {padding!r}")
     return pairs
@@ -146,9 +203,11 @@ def formula(axis: str, in_size, kernel_size, stride, padding, dilation, ceil_mod
 
 def window_output_shape(function: str, input_size, kernel_size, stride, padding: PadPairs,
                         dilation, ceil_mode: bool = False) -> tuple:
-    """``(out_height, out_width)``, or a ValueError with the formula when one is < 1."""
+    """The output size along every spatial axis (``(out_height, out_width)`` in 2-D), or a
+    ValueError with the formula when one is < 1."""
     out = []
-    for axis, n, k, s, p, d in zip(AXES, input_size, kernel_size, stride, padding, dilation):
+    for axis, n, k, s, p, d in zip(axis_names(len(input_size)), input_size, kernel_size, stride,
+                                   padding, dilation):
         size = output_size(n, k, s, p, d, ceil_mode)
         if size < 1:
             extent = d * (k - 1) + 1
@@ -193,8 +252,8 @@ def check_windows_hold_input(function: str, input_size, out_size, kernel_size, s
     Beyond PyTorch, which caps pool padding at ``kernel_size // 2``: any padding is
     accepted as long as no window lies entirely in the padding.
     """
-    for axis, n, o, k, s, p, d in zip(AXES, input_size, out_size, kernel_size, stride,
-                                      padding, dilation):
+    for axis, n, o, k, s, p, d in zip(axis_names(len(input_size)), input_size, out_size,
+                                      kernel_size, stride, padding, dilation):
         index = _first_empty_window(n, o, k, s, p[0], d)
         if index is not None:
             raise ValueError(
@@ -294,14 +353,45 @@ def pool2d_output_shape(input_size, kernel_size, stride=None, padding=0, dilatio
     return out
 
 
+def transposed_same_padding(kernel_size, stride, dilation, output_padding, function: str):
+    """Crops and output padding that make a transposed convolution's ``out = in * stride``.
+
+    With ``total = dilation * (kernel - 1) + 1 - stride`` (the full output minus
+    ``in * stride``), ``total // 2`` is cropped at the low side and the rest at the
+    high side; a negative ``total`` becomes ``output_padding = -total`` instead
+    (TensorFlow's ``conv2d_transpose`` with SAME). ``output_padding`` must be 0.
+
+    Returns
+    -------
+    (crops, output_padding) : one ``(lo, hi)`` pair and one int per spatial axis
+    """
+    if any(output_padding):
+        raise ValueError(f"{function}: padding='same' chooses the output padding itself; "
+                         f"output_padding must be 0, got {tuple(output_padding)}")
+    crops, extra = [], []
+    for k, s, d in zip(kernel_size, stride, dilation):
+        total = d * (k - 1) + 1 - s
+        if total >= 0:
+            crops.append((total // 2, total - total // 2))
+            extra.append(0)
+        else:
+            crops.append((0, 0))
+            extra.append(-total)
+    return tuple(crops), tuple(extra)
+
+
 def conv_transpose2d_output_shape(input_size, kernel_size, stride=1, padding=0,
                                   output_padding=0, dilation=1) -> tuple:
     """``(out_height, out_width)`` of :func:`cnnlab.functional.conv_transpose2d`.
+
+    ``padding='same'`` gives ``in * stride`` (:func:`transposed_same_padding`).
 
     Examples
     --------
     >>> conv_transpose2d_output_shape((4, 4), 3, stride=2, padding=1, output_padding=1)
     (8, 8)
+    >>> conv_transpose2d_output_shape((4, 5), 3, stride=2, padding="same")
+    (8, 10)
     """
     function = "conv_transpose2d_output_shape"
     size = _spatial(input_size, function)
@@ -309,6 +399,9 @@ def conv_transpose2d_output_shape(input_size, kernel_size, stride=1, padding=0,
     stride = int_pair(stride, "stride", function)
     dilation = int_pair(dilation, "dilation", function)
     extra = int_pair(output_padding, "output_padding", function, minimum=0)
-    pads = padding_pairs(padding, function)
+    if isinstance(padding, str) and padding == "same":
+        pads, extra = transposed_same_padding(kernel, stride, dilation, extra, function)
+    else:
+        pads = padding_pairs(padding, function, ndim=2)
     return tuple(transposed_output_size(n, k, s, p, d, e)
                  for n, k, s, p, d, e in zip(size, kernel, stride, pads, dilation, extra))

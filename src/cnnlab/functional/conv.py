@@ -20,7 +20,7 @@ from ..autograd import needs_grad, record
 from ..kernels import conv as conv_kernels
 from ..ops import as_tensor, reshape
 from ..shapes import (_is_int, formula, int_pair, padding_pairs, transposed_output_size,
-                      window_output_shape)
+                      transposed_same_padding, window_output_shape)
 from ..kernels.window import check_fits
 from ..tensor import Tensor
 from ._common import (PlanCache, empty_result, exact_key, matching_dtypes, restore_batch,
@@ -236,23 +236,6 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1,
 # ---------------------------------------------------------- conv_transpose2d
 
 
-def _transposed_same(input_size, kernel_size, stride, dilation, output_padding, function):
-    """Crops and output padding that make ``out = in * stride`` (padding='same')."""
-    if any(output_padding):
-        raise ValueError(f"{function}: padding='same' chooses the output padding itself; "
-                         f"output_padding must be 0, got {output_padding}")
-    crops, extra = [], []
-    for k, s, d in zip(kernel_size, stride, dilation):
-        total = d * (k - 1) + 1 - s  # full output minus in * stride
-        if total >= 0:
-            crops.append((total // 2, total - total // 2))
-            extra.append(0)
-        else:
-            crops.append((0, 0))
-            extra.append(-total)
-    return tuple(crops), tuple(extra)
-
-
 def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0,
                      groups=1, dilation=1):
     """2-D transposed convolution (the gradient of :func:`conv2d` w.r.t. its input).
@@ -330,8 +313,8 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
     output_padding = int_pair(output_padding, "output_padding", function, minimum=0)
     input_size = input.array.shape[2:]
     if isinstance(padding, str) and padding == "same":
-        padding, output_padding = _transposed_same(input_size, kernel_size, stride, dilation,
-                                                   output_padding, function)
+        padding, output_padding = transposed_same_padding(kernel_size, stride, dilation,
+                                                          output_padding, function)
     else:
         padding = padding_pairs(padding, function)
     for axis, e, s, d in zip(("height", "width"), output_padding, stride, dilation):

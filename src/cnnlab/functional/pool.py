@@ -14,8 +14,9 @@ Beyond PyTorch, for the windowed pools:
   holds at least one input element;
 - :func:`avg_pool2d` and :func:`lp_pool2d` take ``dilation`` (and :func:`lp_pool2d`
   ``padding``) as trailing keyword arguments;
-- integer inputs: max pooling is exact and keeps the dtype; average and Lp pooling
-  return float32, computed exactly in float64.
+- integer inputs: max pooling is exact and keeps the dtype; average pooling keeps
+  the dtype too (truncated toward zero, as PyTorch's int64); Lp and adaptive average
+  pooling return float32, computed exactly in float64.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import numpy as np
 
 from ..autograd import record
 from ..kernels import pool as kernels
-from ..shapes import (check_windows_hold_input, int_pair, padding_pairs,
+from ..shapes import (check_windows_hold_input, int_pair, padding_pairs, pool_stride,
                       window_output_shape)
 from ..tensor import Tensor
 from ..kernels.window import check_fits
@@ -58,7 +59,7 @@ def _pool_input(input, function: str, name: str = "input"):
 def _window_args(function: str, x: Tensor, kernel_size, stride, padding, dilation, ceil_mode):
     """``(kernel, stride, padding, dilation, ceil_mode)`` normalised and checked."""
     kernel = int_pair(kernel_size, "kernel_size", function)
-    stride = kernel if stride is None else int_pair(stride, "stride", function)
+    stride = pool_stride(stride, kernel, function)
     dilation = int_pair(dilation, "dilation", function)
     ceil_mode = _flag(ceil_mode, "ceil_mode", function)
     size = x.array.shape[-2:]
@@ -212,8 +213,9 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
     Returns
     -------
     Tensor, shape (N, C, H_out, W_out) or (C, H_out, W_out)
-        The input's dtype for floats; float32 for integers (PyTorch divides integers
-        with truncation; cnnlab returns the exact mean).
+        The input's dtype. For integers, as PyTorch does for int64, each window's
+        exact sum divided with truncation toward zero (``[-7, 0]`` averages to
+        ``-3``); beyond PyTorch, other integer dtypes work the same way.
 
     Notes
     -----
@@ -399,6 +401,21 @@ def _unpool_size(output_size, ndim: int, function: str) -> tuple:
     return size
 
 
+def _check_unpool_range(function, output_size, size, input_size, kernel, stride, pads):
+    """PyTorch's rule: each output size lies strictly within ``stride`` of the default
+    ``(in - 1) * stride - pad_lo - pad_hi + kernel``."""
+    default = kernels.unpool_output_size(input_size, kernel, stride, pads)
+    for axis, (got, base, s, n, k, (lo, hi)) in enumerate(zip(size, default, stride, input_size,
+                                                               kernel, pads)):
+        if not base - s < got < base + s:
+            raise ValueError(
+                f"{function}: output_size {tuple(output_size)!r} is out of range along "
+                f"spatial dimension {axis}: {got} must lie in [{base - s + 1}, {base + s - 1}], "
+                f"i.e. strictly between default - stride and default + stride with "
+                f"default = (in - 1) * stride - pad_lo - pad_hi + kernel = ({n} - 1) * {s} "
+                f"- {lo} - {hi} + {k} = {base}")
+
+
 def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
     """Partial inverse of :func:`max_pool2d`: each value returns to its index, zeros elsewhere.
 
@@ -424,14 +441,15 @@ def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_siz
     Raises
     ------
     ValueError
-        If an index lies outside the output plane.
+        If an index lies outside the output plane, or ``output_size`` outside the
+        range below.
 
     Notes
     -----
     Default ``H_out = (H - 1) * stride[0] - top - bottom + kernel_size[0]``, likewise
-    ``W_out``. Beyond PyTorch: ``output_size`` may be any size that holds every
-    index (PyTorch requires it within ``stride`` of the default), and padding may be
-    per side. Where an index repeats, the last value is kept; the gradient of every
+    ``W_out``. As in PyTorch, an explicit ``output_size`` must lie strictly within
+    ``stride`` of that default along each axis. Beyond PyTorch: padding may be per
+    side. Where an index repeats, the last value is kept; the gradient of every
     input is the output gradient at its index.
 
     Examples
@@ -454,7 +472,7 @@ def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_siz
         raise ValueError(f"{function}: indices shape {tuple(index_tensor.array.shape)} must "
                          f"match the input shape {tuple(x.array.shape)}")
     kernel = int_pair(kernel_size, "kernel_size", function)
-    stride = kernel if stride is None else int_pair(stride, "stride", function)
+    stride = pool_stride(stride, kernel, function)
     if isinstance(padding, str):
         raise TypeError(f"{function}: padding must be an int, (pad_h, pad_w) or "
                         f"((top, bottom), (left, right)), got {padding!r}")
@@ -472,6 +490,8 @@ def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_siz
                 "empty; pass output_size")
     else:
         size = _unpool_size(output_size, ndim, function)
+        _check_unpool_range(function, output_size, size, x.array.shape[-2:], kernel, stride,
+                            pads)
     index_array = index_tensor.array
     check_fits(function, "output", x.array.shape[:2] + size, x.array.dtype)
     if x.array.shape[0] == 0:

@@ -538,8 +538,11 @@ def conv2d_forward(x, weight, bias, stride, padding, dilation, groups, padding_m
         out = out.reshape(n, out_channels, out_h, out_w)
         if column is not None:
             out += column
-    elif geometry.wide and not keep_cols and winograd.applies(geometry, out_channels, dtype):
-        # 3x3, stride 1, finite data (wide layout), no columns wanted for a backward
+    elif geometry.wide and winograd.applies(geometry, out_channels, dtype):
+        # 3x3, stride 1, >= 128 channels, finite data (wide layout). Chosen from the
+        # shape (and finiteness) alone, never from whether a gradient is wanted, so a
+        # forward under no_grad gives the same bits as in training; the weight
+        # gradient then recomputes the columns (conv2d_backward, cols=None).
         out = np.empty((n, out_channels, out_h, out_w), dtype)
         scratch = _Scratch(dtype)
         per_item = winograd.scratch_per_item(geometry, out_channels, dtype.itemsize)

@@ -669,8 +669,9 @@ def avg_pool2d(x: np.ndarray, kernel_size, stride, padding, dilation, ceil_mode=
 
     Returns
     -------
-    np.ndarray, shape (N, C, H_out, W_out)
-        Dtype of ``x`` for floats; float32 for integers (summed exactly in float64).
+    np.ndarray, shape (N, C, H_out, W_out), dtype of ``x``
+        Integers (as PyTorch's int64): the exact int64 sum divided with truncation
+        toward zero (:func:`truncating_divide`).
 
     Notes
     -----
@@ -685,11 +686,33 @@ def avg_pool2d(x: np.ndarray, kernel_size, stride, padding, dilation, ceil_mode=
            [12. , 13.5, 15. ]])
     """
     grid = _grid(x.shape[-2:], kernel_size, stride, padding, dilation, ceil_mode)
-    sums = _reduce_windows(np.add, x.astype(accumulate_dtype(x.dtype), copy=False), grid)
     divisor = avg_divisor(x.shape[-2:], grid.out_shape, kernel_size, stride, padding, dilation,
                           count_include_pad, divisor_override)
+    if x.dtype.kind in "biu":
+        # PyTorch's integer average: an exact int64 sum, divided with truncation
+        # toward zero, in the input's dtype.
+        sums = _reduce_windows(np.add, x.astype(np.int64, copy=False), grid)
+        return truncating_divide(sums, divisor).astype(x.dtype, copy=False)
+    sums = _reduce_windows(np.add, x.astype(accumulate_dtype(x.dtype), copy=False), grid)
     sums /= np.asarray(divisor, dtype=sums.dtype)  # a float divisor: no float64 detour
     return sums.astype(result_dtype(x.dtype), copy=False)
+
+
+def truncating_divide(sums: np.ndarray, divisor) -> np.ndarray:
+    """``sums / divisor`` rounded toward zero, in integers (C's division, PyTorch's).
+
+    NumPy's ``//`` rounds toward minus infinity; dividing the magnitudes and putting
+    the sign back rounds toward zero.
+
+    Examples
+    --------
+    >>> truncating_divide(np.array([-7, 7, -6]), 2).tolist()
+    [-3, 3, -3]
+    """
+    divisor = np.asarray(divisor, dtype=np.int64)
+    quotient = np.abs(sums) // np.abs(divisor)
+    negative = (sums < 0) != (divisor < 0)
+    return np.where(negative, -quotient, quotient)
 
 
 @planes_in_chunks((0,), shape_argument=1)
