@@ -25,6 +25,15 @@ class Parameter(Tensor):
         return "Parameter containing:\n" + super().__repr__()
 
 
+def _check_member_name(function, kind, name, module) -> None:
+    """A buffer's or submodule's name: a non-empty str without a dot (PyTorch's rule)."""
+    if not isinstance(name, str):
+        raise TypeError(f"{function}: {kind} name must be a string, got {type(name).__name__}")
+    if name == "" or "." in name:
+        raise KeyError(f"{function}: {kind} name must be non-empty and contain no '.', "
+                       f"got {name!r}")
+
+
 class RemovableHandle:
     """Returned by :meth:`Module.register_forward_hook`; ``remove()`` unregisters."""
 
@@ -56,6 +65,7 @@ class Module:
     def __init__(self):
         object.__setattr__(self, "_parameters", OrderedDict())
         object.__setattr__(self, "_buffers", OrderedDict())
+        object.__setattr__(self, "_non_persistent_buffers_set", set())
         object.__setattr__(self, "_modules", OrderedDict())
         object.__setattr__(self, "training", True)
 
@@ -64,8 +74,13 @@ class Module:
         if "_parameters" not in self.__dict__:
             raise AttributeError(f"cannot assign {name!r} before Module.__init__() is called "
                                  "(call super().__init__() first)")
+        if name in self._buffers and (value is None or (isinstance(value, Tensor)
+                                                        and not isinstance(value, Parameter))):
+            self._buffers[name] = value   # assigning to a buffer keeps it a buffer (PyTorch)
+            return
         for table in (self._parameters, self._buffers, self._modules):
             table.pop(name, None)
+        self._non_persistent_buffers_set.discard(name)
         if isinstance(value, Parameter):
             self._parameters[name] = value
         elif isinstance(value, Module):
@@ -86,6 +101,7 @@ class Module:
         for table in (self._parameters, self._buffers, self._modules):
             if name in table:
                 del table[name]
+                self._non_persistent_buffers_set.discard(name)
                 return
         object.__delattr__(self, name)
 
@@ -98,13 +114,35 @@ class Module:
         else:
             self._parameters[name] = param
 
-    def register_buffer(self, name: str, tensor) -> None:
+    def register_buffer(self, name: str, tensor, persistent: bool = True) -> None:
+        """Register ``tensor`` (or ``None``) as a buffer: state that is not a parameter.
+
+        Buffers (e.g. batch norm's running statistics) follow ``.to(dtype)`` and appear in
+        :meth:`buffers`; persistent ones also in :meth:`state_dict`.
+        """
+        _check_member_name("register_buffer", "buffer", name, self)
+        if name in self.__dict__ or name in self._parameters or name in self._modules:
+            raise KeyError(f"register_buffer: attribute {name!r} already exists")
+        if tensor is not None and not isinstance(tensor, Tensor):
+            raise TypeError(f"register_buffer: cannot assign {type(tensor).__name__!r} object "
+                            f"to buffer {name!r} (a Tensor or None required)")
         self._buffers[name] = tensor
+        if persistent:
+            self._non_persistent_buffers_set.discard(name)
+        else:
+            self._non_persistent_buffers_set.add(name)
 
     def add_module(self, name: str, module) -> None:
         if module is not None and not isinstance(module, Module):
             raise TypeError(f"add_module: {name!r} must be a Module, got {type(module).__name__}")
+        _check_member_name("add_module", "module", name, self)
+        if name in self.__dict__ and name not in self._modules:
+            raise KeyError(f"add_module: attribute {name!r} already exists")
         self._modules[name] = module
+
+    def register_module(self, name: str, module) -> None:
+        """Alias of :meth:`add_module`, as in PyTorch."""
+        self.add_module(name, module)
 
     # -------------------------------------------------------------- calling
     def forward(self, *args, **kwargs):
@@ -166,14 +204,18 @@ class Module:
         for _, param in self.named_parameters(recurse=recurse):
             yield param
 
-    def named_buffers(self, prefix: str = ""):
-        for module_prefix, module in self.named_modules(prefix):
+    def named_buffers(self, prefix: str = "", recurse: bool = True):
+        seen = set()
+        modules = self.named_modules(prefix) if recurse else [(prefix, self)]
+        for module_prefix, module in modules:
             for name, buffer in module._buffers.items():
-                if buffer is not None:
-                    yield (f"{module_prefix}.{name}" if module_prefix else name), buffer
+                if buffer is None or id(buffer) in seen:
+                    continue
+                seen.add(id(buffer))
+                yield (f"{module_prefix}.{name}" if module_prefix else name), buffer
 
-    def buffers(self):
-        for _, buffer in self.named_buffers():
+    def buffers(self, recurse: bool = True):
+        for _, buffer in self.named_buffers(recurse=recurse):
             yield buffer
 
     def apply(self, function):
@@ -221,13 +263,20 @@ class Module:
             return self
         target = as_dtype(dtype).numpy
         for module in self.modules():
+            for value in list(module._parameters.values()) + list(module._buffers.values()):
+                if getattr(value, "is_uninitialized", False):
+                    value.set_materialize_dtype(target)   # lazy: the dtype it will get
             for param in module._parameters.values():
-                if param is not None and param.array.dtype.kind == "f":
+                if param is None or getattr(param, "is_uninitialized", False):
+                    continue
+                if param.array.dtype.kind == "f":
                     param.array = param.array.astype(target)
                     if param.grad is not None:
                         param.grad.array = param.grad.array.astype(target)
             for name, buffer in module._buffers.items():
-                if buffer is not None and buffer.array.dtype.kind == "f":
+                if buffer is None or getattr(buffer, "is_uninitialized", False):
+                    continue
+                if buffer.array.dtype.kind == "f":
                     buffer.array = buffer.array.astype(target)
         return self
 
@@ -249,15 +298,22 @@ class Module:
                            "there is no GPU to move to (use .to('cpu') or leave it out)")
 
     # ---------------------------------------------------------- state dict
-    def state_dict(self) -> "OrderedDict[str, Tensor]":
-        """Parameters and buffers by dotted name, as tensors sharing their storage."""
-        state = OrderedDict()
-        for module_prefix, module in self.named_modules():
-            for table in (module._parameters, module._buffers):
+    def state_dict(self, destination=None, prefix: str = "", keep_vars: bool = False):
+        """Parameters and persistent buffers by dotted name, as tensors sharing storage.
+
+        ``keep_vars=True`` gives the Parameter objects themselves instead of detached
+        tensors; an unmaterialised lazy parameter is given as itself (as PyTorch).
+        """
+        state = OrderedDict() if destination is None else destination
+        for module_prefix, module in self.named_modules(prefix):
+            buffers = {name: value for name, value in module._buffers.items()
+                       if name not in module._non_persistent_buffers_set}
+            for table in (module._parameters, buffers):
                 for name, value in table.items():
                     if value is not None:
                         key = f"{module_prefix}.{name}" if module_prefix else name
-                        state[key] = value.detach()
+                        keep = keep_vars or getattr(value, "is_uninitialized", False)
+                        state[key] = value if keep else value.detach()
         return state
 
     def load_state_dict(self, state_dict, strict: bool = True):
@@ -310,7 +366,8 @@ class Module:
         return head + "\n  " + "\n  ".join(lines) + "\n)"
 
     def __dir__(self):
-        return sorted(set(object.__dir__(self)) | set(self._parameters) | set(self._modules))
+        return sorted(set(object.__dir__(self)) | set(self._parameters) | set(self._buffers)
+                      | set(self._modules))
 
 
 class Sequential(Module):

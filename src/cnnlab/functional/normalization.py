@@ -1,0 +1,331 @@
+"""Normalisation: ``batch_norm``, ``layer_norm`` and ``group_norm``, each one recorded op.
+
+All three standardise ``x`` over some axes and then apply a per-feature affine map::
+
+    mean = x.mean(axes),  var = x.var(axes) (biased),  inv_std = 1 / sqrt(var + eps)
+    x_hat = (x - mean) * inv_std
+    y = weight * x_hat + bias
+
+They differ only in the axes: batch norm over the batch and the positions of each
+channel, layer norm over the trailing ``normalized_shape``, group norm over the channels
+of a group and their positions in each sample. The input is reshaped (a view) so that
+these axes are the last or the outer ones, and one vectorised NumPy expression handles
+every channel at once.
+
+Backward, derived once for all three (``n`` values per statistic, ``g = dy * weight``
+the gradient reaching ``x_hat``). With ``d = x - mean``::
+
+    d(mean)/dx_j = 1/n,      d(var)/dx_j = 2 d_j / n,
+    d(inv_std)/dx_j = -1/2 (var + eps)^(-3/2) * 2 d_j / n = -inv_std^3 d_j / n
+    x_hat_i = d_i inv_std
+    d(x_hat_i)/dx_j = inv_std (delta_ij - 1/n) - d_i inv_std^3 d_j / n
+                    = inv_std (delta_ij - 1/n - x_hat_i x_hat_j / n)
+
+so ``dx_j = sum_i g_i d(x_hat_i)/dx_j``::
+
+    dx = inv_std / n * (n g - sum(g) - x_hat * sum(g x_hat))
+
+and ``d weight = sum(dy x_hat)``, ``d bias = sum(dy)`` over every axis but the feature
+axis. In batch norm's evaluation mode the statistics are constants (the running
+estimates), so ``dx = g * inv_std``.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from ..autograd import no_grad, record
+from ..ops import as_tensor
+
+__all__ = ["batch_norm", "group_norm", "layer_norm"]
+
+
+# ------------------------------------------------------------------ helpers
+
+
+def _float_input(input, function):
+    input = as_tensor(input, function, "input")
+    if input.array.dtype.kind != "f":
+        raise TypeError(f"{function}: input must be a floating tensor, got {input.dtype!r}; "
+                        f"convert it with .float()")
+    return input
+
+
+def _feature_tensor(value, shape, function, name):
+    """``value`` (weight, bias or a running statistic) as a Tensor of ``shape``, or None."""
+    if value is None:
+        return None
+    value = as_tensor(value, function, name)
+    if tuple(value.array.shape) != tuple(shape):
+        raise ValueError(f"{function}: {name} must have shape {tuple(shape)}, "
+                         f"got {tuple(value.array.shape)}")
+    if value.array.dtype.kind != "f":
+        raise TypeError(f"{function}: {name} must be a floating tensor, got {value.dtype!r}")
+    return value
+
+
+def _check_eps(eps, function):
+    if isinstance(eps, (bool, np.bool_)) or not isinstance(eps, numbers.Real) or eps < 0:
+        raise ValueError(f"{function}: eps must be a non-negative number, got {eps!r}")
+
+
+def _standardize(x, axes):
+    """``(x_hat, inv_std_of_var)``: the mean and biased variance over ``axes`` (kept)."""
+    mean = x.mean(axis=axes, keepdims=True)
+    centred = x - mean
+    var = np.mean(centred * centred, axis=axes, keepdims=True)
+    return centred, mean, var
+
+
+def _grad_standardized(g, x_hat, inv_std, axes, count):
+    """dx from ``g = dL/d(x_hat)`` where ``x_hat`` is standardised over ``axes``.
+
+    ``dx = inv_std / n * (n g - sum(g) - x_hat * sum(g x_hat))`` (derived in the module
+    docstring), with the sums over ``axes`` and ``n = count``.
+    """
+    sum_g = g.sum(axis=axes, keepdims=True)
+    sum_g_xhat = np.sum(g * x_hat, axis=axes, keepdims=True)
+    return (inv_std / count) * (count * g - sum_g - x_hat * sum_g_xhat)
+
+
+def _affine(x_hat, weight, bias, feature_shape):
+    """``x_hat * weight + bias`` with the (C,)-shaped parameters reshaped to broadcast."""
+    out = x_hat
+    if weight is not None:
+        out = out * weight.array.reshape(feature_shape)
+    if bias is not None:
+        out = out + bias.array.reshape(feature_shape)
+    return out
+
+
+def _record(name, out, input, weight, bias, grad_input, x_hat, affine_shape, sum_axes):
+    """Record ``out`` with a backward giving the input, weight and bias gradients.
+
+    The affine map was applied to ``x_hat`` of ``affine_shape``, in which the (C,)
+    parameters broadcast as ``feature_shape`` (1 on every axis in ``sum_axes``).
+    ``grad_input(g)`` maps ``g = dL/d(x_hat)`` (``affine_shape``) to ``dL/dx``.
+    """
+    inputs = [input] + [t for t in (weight, bias) if t is not None]
+    feature_shape = tuple(1 if axis in sum_axes else size
+                          for axis, size in enumerate(affine_shape))
+
+    def backward(dy):
+        dy = dy.reshape(affine_shape)
+        grads = [None]
+        if input.requires_grad:
+            g = dy if weight is None else dy * weight.array.reshape(feature_shape)
+            grads[0] = grad_input(g)
+        if weight is not None:
+            grads.append(np.sum(dy * x_hat, axis=sum_axes).reshape(weight.array.shape)
+                         if weight.requires_grad else None)
+        if bias is not None:
+            grads.append(dy.sum(axis=sum_axes).reshape(bias.array.shape)
+                         if bias.requires_grad else None)
+        return tuple(grads)
+    return record(name, out, tuple(inputs), backward)
+
+
+# --------------------------------------------------------------- batch norm
+
+
+def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False,
+               momentum=0.1, eps=1e-5):
+    """Batch normalisation over the batch and spatial axes of each channel.
+
+    Parameters
+    ----------
+    input : Tensor, shape (N, C) or (N, C, *) with any number of trailing axes
+    running_mean, running_var : Tensor of shape (C,) or None
+        Running estimates. In training they are updated in place:
+        ``running = (1 - momentum) * running + momentum * batch_statistic``, with the
+        unbiased (``n / (n - 1)``) batch variance; in evaluation they normalise.
+    weight, bias : Tensor of shape (C,), optional
+    training : bool
+        Normalise with the batch statistics (and update the running ones).
+    momentum : float
+    eps : float
+        Added to the variance before the square root.
+
+    Returns
+    -------
+    Tensor of the input's shape.
+
+    Raises
+    ------
+    ValueError
+        For input with fewer than 2 axes, parameters of the wrong shape, evaluation mode
+        without running statistics, or training with one value per channel.
+    """
+    function = "batch_norm"
+    input = _float_input(input, function)
+    x = input.array
+    if x.ndim < 2:
+        raise ValueError(f"{function}: input must have at least 2 dimensions (N, C, ...), "
+                         f"got shape {tuple(x.shape)}")
+    _check_eps(eps, function)
+    if not isinstance(training, (bool, np.bool_)):
+        raise TypeError(f"{function}: training must be True or False, got {training!r}")
+    channels = x.shape[1]
+    shape = (channels,)
+    running_mean = _feature_tensor(running_mean, shape, function, "running_mean")
+    running_var = _feature_tensor(running_var, shape, function, "running_var")
+    weight = _feature_tensor(weight, shape, function, "weight")
+    bias = _feature_tensor(bias, shape, function, "bias")
+    # (N, C, L): statistics per channel over axes 0 and 2, a view for contiguous input.
+    x3 = x.reshape(x.shape[0], channels, -1)
+    count = x3.shape[0] * x3.shape[2]
+    axes = (0, 2)
+    feature_shape = (1, channels, 1)
+    if training:
+        if count <= 1:
+            raise ValueError(f"{function}: expected more than 1 value per channel when "
+                             f"training, got input size {tuple(x.shape)}")
+        centred, mean, var = _standardize(x3, axes)
+        if running_mean is not None or running_var is not None:
+            if momentum is None or isinstance(momentum, bool) or not isinstance(
+                    momentum, numbers.Real):
+                raise TypeError(f"{function}: momentum must be a number, got {momentum!r}")
+            _update_running(running_mean, mean.reshape(shape), momentum)
+            _update_running(running_var, var.reshape(shape) * (count / (count - 1)),
+                            momentum)
+        inv_std = 1.0 / np.sqrt(var + eps)
+        x_hat = centred * inv_std
+
+        def grad_input(g):
+            return _grad_standardized(g, x_hat, inv_std, axes, count).reshape(x.shape)
+    else:
+        if running_mean is None or running_var is None:
+            raise ValueError(f"{function}: running_mean and running_var are needed when "
+                             f"training=False")
+        mean = running_mean.array.astype(x.dtype, copy=False).reshape(feature_shape)
+        inv_std = 1.0 / np.sqrt(running_var.array.astype(x.dtype, copy=False)
+                                .reshape(feature_shape) + eps)
+        x_hat = (x3 - mean) * inv_std
+
+        def grad_input(g):
+            # The running statistics are constants here.
+            return (g * inv_std).reshape(x.shape)
+    out = _affine(x_hat, weight, bias, feature_shape).reshape(x.shape)
+    return _record("NativeBatchNorm", out, input, weight, bias, grad_input, x_hat,
+                   x3.shape, axes)
+
+
+@no_grad()
+def _update_running(running, statistic, momentum):
+    """``running = (1 - momentum) * running + momentum * statistic``, in place."""
+    if running is None:
+        return
+    target = running.array
+    target *= 1 - momentum
+    target += (momentum * statistic).astype(target.dtype, copy=False)
+
+
+# --------------------------------------------------------------- layer norm
+
+
+def _normalized_shape(normalized_shape, function):
+    if isinstance(normalized_shape, (numbers.Integral, np.integer)) and not isinstance(
+            normalized_shape, (bool, np.bool_)):
+        normalized_shape = (int(normalized_shape),)
+    try:
+        shape = tuple(normalized_shape)
+    except TypeError:
+        shape = None
+    if not shape or not all(isinstance(n, (numbers.Integral, np.integer))
+                            and not isinstance(n, (bool, np.bool_)) and n > 0 for n in shape):
+        raise ValueError(f"{function}: normalized_shape must be a positive int or a non-empty "
+                         f"tuple of positive ints, got {normalized_shape!r}")
+    return tuple(int(n) for n in shape)
+
+
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
+    """Layer normalisation over the trailing ``normalized_shape`` axes of each sample.
+
+    Parameters
+    ----------
+    input : Tensor, shape (*, *normalized_shape)
+    normalized_shape : int or tuple of int
+    weight, bias : Tensor of shape ``normalized_shape``, optional
+        Elementwise affine parameters.
+    eps : float
+
+    Returns
+    -------
+    Tensor of the input's shape.
+    """
+    function = "layer_norm"
+    input = _float_input(input, function)
+    x = input.array
+    shape = _normalized_shape(normalized_shape, function)
+    if x.shape[x.ndim - len(shape):] != shape or x.ndim < len(shape):
+        raise ValueError(f"{function}: the input's trailing dimensions must be "
+                         f"normalized_shape {shape}, got input shape {tuple(x.shape)}")
+    _check_eps(eps, function)
+    weight = _feature_tensor(weight, shape, function, "weight")
+    bias = _feature_tensor(bias, shape, function, "bias")
+    # (M, K): statistics per row over the K normalised values.
+    size = int(np.prod(shape))
+    x2 = x.reshape(-1, size)
+    centred, _, var = _standardize(x2, 1)
+    inv_std = 1.0 / np.sqrt(var + eps)
+    x_hat = centred * inv_std
+
+    def grad_input(g):
+        return _grad_standardized(g, x_hat, inv_std, 1, size).reshape(x.shape)
+    out = _affine(x_hat, weight, bias, (1, size)).reshape(x.shape)
+    return _record("NativeLayerNorm", out, input, weight, bias, grad_input, x_hat,
+                   x2.shape, (0,))
+
+
+# --------------------------------------------------------------- group norm
+
+
+def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
+    """Group normalisation: each sample's channels split into ``num_groups`` groups,
+    each group standardised over its channels and positions.
+
+    Parameters
+    ----------
+    input : Tensor, shape (N, C, *)
+    num_groups : int, dividing C
+    weight, bias : Tensor of shape (C,), optional
+        Per-channel affine parameters.
+    eps : float
+
+    Returns
+    -------
+    Tensor of the input's shape.
+    """
+    function = "group_norm"
+    input = _float_input(input, function)
+    x = input.array
+    if x.ndim < 2:
+        raise ValueError(f"{function}: input must have at least 2 dimensions (N, C, ...), "
+                         f"got shape {tuple(x.shape)}")
+    channels = x.shape[1]
+    if isinstance(num_groups, (bool, np.bool_)) or not isinstance(
+            num_groups, (numbers.Integral, np.integer)) or num_groups < 1 \
+            or channels % num_groups:
+        raise ValueError(f"{function}: num_groups must be a positive int dividing the "
+                         f"{channels} channels, got {num_groups!r}")
+    _check_eps(eps, function)
+    weight = _feature_tensor(weight, (channels,), function, "weight")
+    bias = _feature_tensor(bias, (channels,), function, "bias")
+    batch = x.shape[0]
+    # Statistics on (N, G, C/G * L); the affine map per channel on (N, C, L).
+    grouped = x.reshape(batch, int(num_groups), -1)
+    count = grouped.shape[2]
+    centred, _, var = _standardize(grouped, 2)
+    inv_std = 1.0 / np.sqrt(var + eps)
+    x_hat_grouped = centred * inv_std
+    per_channel = (batch, channels, grouped.size // max(batch * channels, 1))
+    x_hat = x_hat_grouped.reshape(per_channel)
+
+    def grad_input(g):
+        g = g.reshape(grouped.shape)
+        return _grad_standardized(g, x_hat_grouped, inv_std, 2, count).reshape(x.shape)
+    out = _affine(x_hat, weight, bias, (1, channels, 1)).reshape(x.shape)
+    return _record("NativeGroupNorm", out, input, weight, bias, grad_input, x_hat,
+                   per_channel, (0, 2))
