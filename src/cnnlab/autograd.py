@@ -71,17 +71,44 @@ class enable_grad(_GradMode):
 
 
 class Node:
-    """One recorded operation: its name, its input tensors and its backward closure."""
+    """One recorded operation: its name, its inputs and its backward closure.
 
-    __slots__ = ("name", "inputs", "backward")
+    ``edges`` holds, for each input, where its gradient goes, fixed when the op is
+    recorded: the input's own Node (an intermediate tensor), the input itself (a leaf
+    that requires grad), or ``None`` (no gradient wanted), with the input's shape and
+    dtype then. The graph is made of these edges, not of the tensor objects, because
+    an in-place op later rebinds a tensor to a new Node: ``z = y * 2; y += b`` must
+    still send ``z``'s gradient to the old ``y`` only, never through ``+= b``.
+    ``inputs`` keeps the tensors as passed, for looking at the graph only.
+    ``hooks`` are the gradient hooks of the tensor this node produced, and
+    ``retained`` a weak reference to it when it called ``retain_grad()``.
+    """
+
+    __slots__ = ("name", "inputs", "backward", "edges", "hooks", "retained")
 
     def __init__(self, name, inputs, backward):
         self.name = name
         self.inputs = inputs
         self.backward = backward
+        self.edges = tuple(_edge(tensor) for tensor in inputs)
+        self.hooks = ()
+        self.retained = None
 
     def __repr__(self) -> str:
         return f"<{self.name}Backward0 object>"
+
+
+def _edge(tensor):
+    """Where ``tensor``'s gradient goes: (its Node or itself if a leaf, shape, dtype)."""
+    if not tensor.requires_grad:
+        return None
+    target = tensor._node if tensor._node is not None else tensor
+    return target, tensor.array.shape, tensor.array.dtype
+
+
+def _vertex(tensor):
+    """The graph vertex standing for ``tensor`` now: its Node, or itself if a leaf."""
+    return tensor._node if tensor._node is not None else tensor
 
 
 def needs_grad(*tensors) -> bool:
@@ -168,17 +195,18 @@ class RemovableHandle:
 
 
 def _topological_order(roots) -> list:
-    """Every tensor that requires grad reachable from ``roots``, each after all its inputs.
+    """Every vertex (Node or leaf tensor) reachable from ``roots``, each after all its
+    inputs.
 
-    A post-order depth-first search without recursion (graphs of any depth): a tensor
+    A post-order depth-first search without recursion (graphs of any depth): a vertex
     is *marked* when it is first expanded and *emitted* only after every input it
-    depends on has been emitted. Why that suffices: when a tensor ``t`` is expanded,
-    each input is either unmarked (it is pushed above ``t``'s emit entry, so it is
-    emitted before ``t``) or already marked. A marked input is already emitted: were it
-    still waiting, its emit entry would sit below ``t`` on the stack, making ``t`` its
-    descendant, and the input ``t``'s ancestor and descendant at once, a cycle, which a
-    recorded graph cannot have. Reversed, the list visits a tensor only after every
-    tensor that uses it, so its gradient is complete when it is read.
+    depends on has been emitted. Why that suffices: when a vertex ``v`` is expanded,
+    each input is either unmarked (it is pushed above ``v``'s emit entry, so it is
+    emitted before ``v``) or already marked. A marked input is already emitted: were it
+    still waiting, its emit entry would sit below ``v`` on the stack, making ``v`` its
+    descendant, and the input ``v``'s ancestor and descendant at once, a cycle, which a
+    recorded graph cannot have. Reversed, the list visits a vertex only after every
+    vertex that uses it, so its gradient is complete when it is read.
 
     (Marking on *push* instead, as an earlier version did, is wrong: in ``x + x * 2``
     the product, expanded first, skipped ``x`` as "seen" and came out before it, so
@@ -187,42 +215,40 @@ def _topological_order(roots) -> list:
     order, marked = [], set()
     stack = [(root, False) for root in reversed(roots)]
     while stack:
-        tensor, inputs_done = stack.pop()
+        vertex, inputs_done = stack.pop()
         if inputs_done:
-            order.append(tensor)
+            order.append(vertex)
             continue
-        if id(tensor) in marked:
+        if id(vertex) in marked:
             continue
-        marked.add(id(tensor))
-        stack.append((tensor, True))
-        node = tensor._node
-        if node is None:
+        marked.add(id(vertex))
+        stack.append((vertex, True))
+        if type(vertex) is not Node:
             continue
-        for parent in node.inputs:
-            if parent.requires_grad and id(parent) not in marked:
-                stack.append((parent, False))
+        for edge in vertex.edges:
+            if edge is not None and id(edge[0]) not in marked:
+                stack.append((edge[0], False))
     return order
 
 
-def _leading_to(order: list, targets: set) -> set:
-    """The ids of tensors in ``order`` from which some tensor in ``targets`` is reached
-    (``order`` lists inputs first, so one forward sweep decides each tensor)."""
+def _leading_to(order: list, targets) -> set:
+    """The ids of vertices in ``order`` from which a vertex in ``targets`` is reached
+    (``order`` lists inputs first, so one forward sweep decides each vertex)."""
     leads = set()
-    for tensor in order:
-        if id(tensor) in targets:
-            leads.add(id(tensor))
-            continue
-        node = tensor._node
-        if node is not None and any(id(parent) in leads for parent in node.inputs):
-            leads.add(id(tensor))
+    for vertex in order:
+        if id(vertex) in targets:
+            leads.add(id(vertex))
+        elif type(vertex) is Node and any(edge is not None and id(edge[0]) in leads
+                                          for edge in vertex.edges):
+            leads.add(id(vertex))
     return leads
 
 
-def _run_hooks(tensor, grad: np.ndarray) -> np.ndarray:
-    """Apply ``tensor``'s hooks in registration order; a hook may return a replacement."""
+def _run_hooks(hooks, grad: np.ndarray) -> np.ndarray:
+    """Apply ``hooks`` in registration order; a hook may return a replacement."""
     from .tensor import Tensor
 
-    for hook in list(tensor._hooks):
+    for hook in list(hooks):
         result = hook(Tensor._wrap(grad))
         if result is None:
             continue
@@ -246,59 +272,61 @@ def _accumulate(tensor, grad: np.ndarray) -> None:
 
 
 def _engine(roots, root_grads, retain_graph: bool, inputs=None, accumulate: bool = True):
-    """The backward pass over the graph below ``roots``.
+    """The backward pass over the graph below the tensors ``roots``.
 
-    Each tensor is visited once, after every tensor that uses it (see
+    Each vertex is visited once, after every vertex that uses it (see
     :func:`_topological_order`): its gradient is complete, hooks run on it, it is
-    accumulated into ``.grad`` (leaves and ``retain_grad`` tensors, when
-    ``accumulate``) or captured (``inputs``), and its node's backward sends one share
-    to each input. A share for a tensor already visited would be lost, so it raises.
+    accumulated into ``.grad`` (leaves, ``retain_grad`` tensors, or only ``inputs``
+    when given, if ``accumulate``) or captured (``inputs``, when not), and its node's
+    backward sends one share along each edge. A share for a vertex already visited
+    would be lost, so it raises instead.
 
-    Returns ``{id(input): gradient}`` for the ``inputs`` that received one.
+    Returns ``{id(input tensor): gradient}`` for the ``inputs`` that received one.
     """
     grads = {}
     for root, grad in zip(roots, root_grads):
-        key = id(root)
+        key = id(_vertex(root))
         grads[key] = grad if key not in grads else grads[key] + grad
-    order = _topological_order(roots)
-    wanted = None if inputs is None else {id(t) for t in inputs}
+    order = _topological_order([_vertex(root) for root in roots])
+    wanted = None if inputs is None else {id(_vertex(t)): t for t in inputs}
     useful = None if wanted is None else _leading_to(order, wanted)
     captured, visited = {}, set()
-    for tensor in reversed(order):
-        key = id(tensor)
+    for vertex in reversed(order):
+        key = id(vertex)
         visited.add(key)
         grad = grads.pop(key, None)
         if grad is None or (useful is not None and key not in useful):
             continue
-        if tensor._hooks:
-            grad = _run_hooks(tensor, grad)
+        is_node = type(vertex) is Node
+        hooks = vertex.hooks if is_node else vertex._hooks
+        if hooks:
+            grad = _run_hooks(hooks, grad)
         if wanted is not None and key in wanted:
-            captured[key] = grad
-        node = tensor._node
-        if accumulate and (node is None if wanted is None else key in wanted):
-            _accumulate(tensor, grad)
-        elif tensor._retains_grad and node is not None:
-            _accumulate(tensor, grad)  # retain_grad fills .grad even under autograd.grad
-        if node is None:
+            captured[id(wanted[key])] = grad
+        if accumulate and (not is_node if wanted is None else key in wanted):
+            _accumulate(wanted[key] if wanted is not None else vertex, grad)
+        elif is_node and vertex.retained is not None and vertex.retained() is not None:
+            _accumulate(vertex.retained(), grad)  # even under autograd.grad, as in PyTorch
+        if not is_node:
             continue
-        input_grads = node.backward(grad)
+        input_grads = vertex.backward(grad)
         if not retain_graph:
-            node.backward = _freed
-        for parent, parent_grad in zip(node.inputs, input_grads):
-            if parent_grad is None or not parent.requires_grad:
+            vertex.backward = _freed
+        for edge, input_grad in zip(vertex.edges, input_grads):
+            if edge is None or input_grad is None:
                 continue
-            parent_key = id(parent)
-            if parent_key in visited:
+            target, shape, dtype = edge
+            target_key = id(target)
+            if target_key in visited:
                 raise RuntimeError(
-                    f"autograd: internal error: {node.name}Backward0 produced a gradient "
+                    f"autograd: internal error: {vertex.name}Backward0 produced a gradient "
                     f"for a tensor whose backward already ran; the contribution would be "
                     f"lost. Please report this with the code that built the graph.")
-            if useful is not None and parent_key not in useful:
+            if useful is not None and target_key not in useful:
                 continue
-            parent_grad = unbroadcast(np.asarray(parent_grad), parent.shape)
-            parent_grad = parent_grad.astype(parent.array.dtype, copy=False)
-            grads[parent_key] = (parent_grad if parent_key not in grads
-                                 else grads[parent_key] + parent_grad)
+            input_grad = unbroadcast(np.asarray(input_grad), shape).astype(dtype, copy=False)
+            grads[target_key] = (input_grad if target_key not in grads
+                                 else grads[target_key] + input_grad)
     return captured
 
 

@@ -15,6 +15,7 @@ and a new graph node instead: arrays saved for a backward pass are never modifie
 from __future__ import annotations
 
 import numbers
+import weakref
 
 import numpy as np
 
@@ -164,10 +165,19 @@ class Tensor:
         return self
 
     def retain_grad(self) -> None:
-        """Keep ``.grad`` on this non-leaf tensor after ``backward()``."""
+        """Keep ``.grad`` on this non-leaf tensor after ``backward()`` (a no-op on leaves,
+        which always keep theirs). After an in-place change the tensor keeps the
+        gradient of its new value, as in PyTorch."""
         if not self.requires_grad:
-            raise RuntimeError("retain_grad: the tensor does not require grad")
-        self._retains_grad = True
+            raise RuntimeError("retain_grad: can't retain_grad on Tensor that has "
+                               "requires_grad=False")
+        if self._node is not None:
+            self._retains_grad = True
+            self._node.retained = weakref.ref(self)
+
+    @property
+    def retains_grad(self) -> bool:
+        return self._retains_grad
 
     def register_hook(self, hook) -> "autograd.RemovableHandle":
         """Call ``hook(grad)`` each time the gradient with respect to this tensor is
@@ -203,10 +213,16 @@ class Tensor:
                                "doesn't require gradient")
         if not callable(hook):
             raise TypeError(f"register_hook: hook must be callable, got {type(hook).__name__}")
-        if not self._hooks:
-            self._hooks = []
-        self._hooks.append(hook)
-        return autograd.RemovableHandle(self._hooks, hook)
+        if self._node is not None:  # an intermediate: the hook belongs to its node
+            if not self._node.hooks:
+                self._node.hooks = []
+            hooks = self._node.hooks
+        else:
+            if not self._hooks:
+                self._hooks = []
+            hooks = self._hooks
+        hooks.append(hook)
+        return autograd.RemovableHandle(hooks, hook)
 
     def backward(self, gradient=None, retain_graph=None, create_graph: bool = False,
                  inputs=None) -> None:
@@ -433,16 +449,24 @@ class Tensor:
 
         self.array = updated
         self.requires_grad = True
-        self._node = autograd.Node("CopySlices", (before, source), backward)
+        self._set_node(autograd.Node("CopySlices", (before, source), backward))
 
     def _snapshot(self) -> "Tensor":
         """A tensor standing for ``self`` before an in-place change is recorded."""
         before = Tensor._wrap(self.array)
         before.requires_grad = self.requires_grad
         before._node = self._node
-        if self._hooks:  # hooks see the gradient of the value they were registered on
-            before._hooks, self._hooks = self._hooks, ()
         return before
+
+    def _set_node(self, node) -> None:
+        """Rebind to ``node`` after an in-place change. Nodes recorded earlier keep their
+        edges to the old node, and hooks registered earlier stay on it (they see the old
+        value's gradient); ``retain_grad`` follows the tensor to its new value."""
+        if self._retains_grad and node is not None:
+            if self._node is not None:
+                self._node.retained = None
+            node.retained = weakref.ref(self)
+        self._node = node
 
     def _check_inplace(self, operation: str) -> None:
         if self.requires_grad and self._node is None and autograd.is_grad_enabled():
@@ -460,7 +484,7 @@ class Tensor:
         """Take over ``result``'s array and graph node (recorded in-place ops)."""
         self.array = result.array
         self.requires_grad = result.requires_grad
-        self._node = result._node
+        self._set_node(result._node)
         return self
 
     def _inplace(self, name: str, function, other) -> "Tensor":
