@@ -8,6 +8,7 @@ are marked in each docstring.
 """
 
 from .activation import dropout, flatten, linear, log_softmax, relu, sigmoid, softmax, tanh
+from .interpolate import interpolate, upsample, upsample_bilinear, upsample_nearest
 from .conv import conv2d, conv_transpose2d, fold, unfold
 from .loss import cross_entropy, mse_loss, nll_loss
 from .normalization import batch_norm, group_norm, layer_norm

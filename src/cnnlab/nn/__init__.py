@@ -9,6 +9,7 @@ from .conv import Conv2d, ConvTranspose2d
 from .loss import CrossEntropyLoss, MSELoss, NLLLoss
 from .module import Identity, Module, ModuleList, Parameter, Sequential
 from .norm import BatchNorm1d, BatchNorm2d, BatchNorm3d, GroupNorm, LayerNorm
+from .upsample import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d
 from .pool import (AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool2d, LPPool2d, MaxPool2d,
                    MaxUnpool2d)
 
