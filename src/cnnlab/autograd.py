@@ -4,12 +4,17 @@ Every differentiable operation computes its output with NumPy and calls
 :func:`record`, handing over the inputs and a ``backward`` closure that maps the
 gradient of the output to one gradient per input (``None`` for inputs that need
 none). The closure stands next to the forward code that creates it, so each op's
-derivative is read in one place (micrograd's ``_backward``).
+derivative is read in one place (micrograd's ``_backward``). The recorded
+:class:`Node` keeps an *edge* per input, fixed at that moment: the input's own node,
+or the input itself for a leaf, so in-place updates made later cannot reroute it.
 
-:func:`run_backward` orders the graph without recursion (deep graphs are fine), calls
-each closure once, undoes broadcasting in one place (:func:`unbroadcast`) and
-accumulates into the ``.grad`` of leaf tensors with ``+=``, so a tensor used twice
-receives both contributions.
+The backward pass (:func:`run_backward`, :func:`grad`, :func:`backward`) orders the
+graph by a post-order depth-first search without recursion (deep graphs are fine;
+:func:`_topological_order` says why the order is right), visits each vertex once
+after every vertex that uses it, runs its hooks, undoes broadcasting in one place
+(:func:`unbroadcast`) and accumulates into ``.grad`` with ``+=``, so a tensor used
+twice receives both contributions. A contribution that would arrive after its
+tensor was visited raises instead of vanishing.
 """
 
 from __future__ import annotations
