@@ -330,7 +330,8 @@ def test_pickle_file_is_refused_without_running_code(tmp_path):
     path = tmp_path / "model.pt"
     path.write_bytes(pickle.dumps({"w": MakesDirectory(target)}))
     with pytest.raises(ValueError, match=r"model.pt is not a cnnlab checkpoint: not a NumPy .npz "
-                       r"\(zip\) archive \(it looks like a pickle, which cnnlab never loads\)"):
+                       r"\(zip\) archive nor a safetensors file \(it looks like a pickle, "
+                       r"which cnnlab never loads\)"):
         checkpoint.load(path)
     assert not target.exists()
 
@@ -343,7 +344,7 @@ def corrupt_middle(content):
 
 BROKEN = {
     "random-bytes": (lambda good: np.random.default_rng(0).bytes(500),
-                     r"is not a cnnlab checkpoint: not a NumPy .npz \(zip\) archive$"),
+                     r"is not a cnnlab checkpoint: not a NumPy .npz \(zip\) archive nor a safetensors file$"),
     "empty": (lambda good: b"", r"is not a cnnlab checkpoint: not a NumPy .npz \(zip\) archive"),
     "zip-magic-then-noise": (lambda good: b"PK\x03\x04" + np.random.default_rng(1).bytes(500),
                              r"is truncated or corrupt: File is not a zip file"),

@@ -27,6 +27,7 @@ from .ops import (abs, add, all, allclose, amax, amin, any, argmax, argmin, cat,
                   pow, relu, reshape, sigmoid, sign, sin, softmax, split, sqrt, square,
                   squeeze, stack, std, sub, sum, tanh, transpose, unbind, unsqueeze,
                   var, where)
+from .ops import argsort, prod, sort, topk  # noqa: E402
 
 float16 = half = _dtypes.float16
 float32 = float = _dtypes.float32
@@ -47,5 +48,6 @@ from .shapes import (conv2d_output_shape, conv_transpose2d_output_shape,  # noqa
                      pool2d_output_shape)
 from . import models  # noqa: E402
 from .summary import summary  # noqa: E402
+from .serialization import load, load_weights, save, save_weights  # noqa: E402
 from .kernels.window import set_scratch_budget  # noqa: E402
 from .kernels.parallel import get_num_threads, set_num_threads  # noqa: E402

@@ -1,7 +1,20 @@
-"""Saving and loading training checkpoints in a format whose loading never runs code.
+"""Saving and loading training checkpoints in formats whose loading never runs code.
 
-A checkpoint is a NumPy ``.npz`` archive (a zip of ``.npy`` arrays) read with
-``allow_pickle=False``. Its entries:
+Two formats, chosen by the suffix of the path when saving and by the file's first bytes
+when loading:
+
+**safetensors** (a path ending in ``.safetensors``): the model's tensors under their
+own names, so ``safetensors.torch.load_file`` gives PyTorch the state dict, plus the
+optimizer's and the generator's arrays under names starting with ``__cnnlab__/``. The
+header's ``__metadata__`` holds, under ``"cnnlab"``, the same JSON as the ``.npz``
+marker below (format, version, epoch, extra, and the structure of the three states
+with tensor references). In PyTorch, drop the extra tensors before loading::
+
+    state = {k: v for k, v in load_file(path).items() if not k.startswith("__cnnlab__/")}
+
+**.npz** (any other path; the original format, still written and read): a NumPy
+``.npz`` archive (a zip of ``.npy`` arrays) read with ``allow_pickle=False``. Its
+entries:
 
 - ``__cnnlab_checkpoint__``: UTF-8 JSON as a ``uint8`` array: the format marker and
   version, the epoch, the ``extra`` metadata, and the structure of the model state,
@@ -13,7 +26,7 @@ Python containers other than JSON's are tagged so that they come back as they we
 a tuple is ``{"tuple": [...]}``, a dict ``{"dict": [[key, value], ...]}`` (so integer
 keys stay integers, as in ``Optimizer.state_dict()["state"]``).
 
-Writing is atomic: the archive goes to a temporary file in the same folder, is flushed
+Writing is atomic: the file goes to a temporary file in the same folder, is flushed
 to disk, then replaces ``path`` (``os.replace``). A crash or an error mid-save leaves the
 previous checkpoint intact (a killed process may leave a hidden ``.<name>.*.tmp`` file).
 """
@@ -35,6 +48,7 @@ from .tensor import Tensor
 FORMAT = "cnnlab-checkpoint"
 VERSION = 1
 MARKER = "__cnnlab_checkpoint__"
+SAFETENSORS_PREFIX = "__cnnlab__/"
 ZIP_MAGIC = b"PK\x03\x04"
 
 
@@ -44,7 +58,8 @@ def save(path, model_state, optimizer_state=None, epoch=0, rng_state=None, extra
     Parameters
     ----------
     path : str or os.PathLike
-        The file to write (no suffix is added; ``.npz`` is customary).
+        The file to write (no suffix is added): safetensors when it ends in
+        ``.safetensors``, a NumPy ``.npz`` archive otherwise.
     model_state : dict of str -> Tensor or numpy.ndarray
         E.g. ``model.state_dict()``.
     optimizer_state : dict or None
@@ -83,8 +98,43 @@ def save(path, model_state, optimizer_state=None, epoch=0, rng_state=None, extra
         "rng_state": None if rng_state is None else _encode(rng_state, arrays, "rng_state"),
         "extra": _check_extra(extra),
     }
+    path = Path(path)
+    if path.suffix == ".safetensors":
+        _save_safetensors(path, model_state, metadata, arrays)
+        return
     marker = np.frombuffer(json.dumps(metadata).encode("utf-8"), np.uint8)
-    _write_atomically(Path(path), {MARKER: marker, **arrays})
+    entries = {MARKER: marker, **arrays}
+    write_atomically(path, lambda out: np.savez(out, **entries))
+
+
+def _save_safetensors(path: Path, model_state: dict, metadata: dict, arrays: dict) -> None:
+    """Model tensors under their own names, every other array under ``__cnnlab__/``."""
+    from .serialization import METADATA_KEY, write_safetensors
+
+    tensors, renamed = {}, {}
+    for name, node in metadata["model"]:
+        tensors[name] = arrays[node["array"]]
+        renamed[node["array"]] = name
+    for key, array in arrays.items():
+        if key not in renamed:
+            renamed[key] = f"{SAFETENSORS_PREFIX}{key}"
+            tensors[renamed[key]] = array
+    metadata = json.loads(json.dumps(metadata))
+    _rename_references(metadata, renamed)
+    write_safetensors(path, tensors, {METADATA_KEY: json.dumps(metadata)})
+
+
+def _rename_references(node, renamed: dict) -> None:
+    """Point every ``{"array": key}`` of a decoded JSON tree at ``renamed[key]``."""
+    if isinstance(node, list):
+        for item in node:
+            _rename_references(item, renamed)
+    elif isinstance(node, dict):
+        if set(node) == {"array"} and isinstance(node["array"], str):
+            node["array"] = renamed[node["array"]]
+            return
+        for item in node.values():
+            _rename_references(item, renamed)
 
 
 def load(path) -> dict:
@@ -108,19 +158,49 @@ def load(path) -> dict:
         When ``path`` does not exist.
     ValueError
         When the file is truncated, corrupt, not a cnnlab checkpoint (a pickle, another
-        ``.npz``), holds pickled objects, or has a newer format version; naming the file.
+        ``.npz``, a plain safetensors file), holds pickled objects, or has a newer format
+        version; naming the file.
     """
     path = Path(path)
     # np.load is given an open file so that it is closed even when the zip is corrupt.
     with open(path, "rb") as stream:
         head = stream.read(len(ZIP_MAGIC))
         if head != ZIP_MAGIC:
+            if path.suffix == ".safetensors" or _looks_like_safetensors(stream):
+                return _load_safetensors(path)
             pickled = " (it looks like a pickle, which cnnlab never loads)" \
                 if head[:1] == b"\x80" else ""
             raise ValueError(f"checkpoint.load: {path} is not a cnnlab checkpoint: not a NumPy "
-                             f".npz (zip) archive{pickled}")
+                             f".npz (zip) archive nor a safetensors file{pickled}")
         stream.seek(0)
         return _load_archive(stream, path)
+
+
+def _looks_like_safetensors(stream) -> bool:
+    """An 8-byte header length followed by the JSON object it announces."""
+    stream.seek(0)
+    head = stream.read(9)
+    return len(head) == 9 and head[8:9] == b"{"
+
+
+def _load_safetensors(path: Path) -> dict:
+    from .serialization import METADATA_KEY, read_safetensors
+
+    arrays, metadata = read_safetensors(path, "checkpoint.load")
+    try:
+        header = json.loads(metadata.get(METADATA_KEY, "null"))
+    except ValueError as exc:
+        raise ValueError(f"checkpoint.load: {path} is not a valid cnnlab checkpoint: the "
+                         f"{METADATA_KEY!r} metadata is not JSON ({exc})") from None
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
+        raise ValueError(f"checkpoint.load: {path} is a safetensors file without cnnlab "
+                         "checkpoint metadata (plain weights? read them with "
+                         "cnnlab.load_weights)")
+    try:
+        return _read_parts(header, arrays, f"{METADATA_KEY!r} metadata")
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"checkpoint.load: {path} is not a valid cnnlab checkpoint: "
+                         f"{exc}") from exc
 
 
 def _load_archive(stream, path: Path) -> dict:
@@ -221,11 +301,6 @@ def _read(archive) -> dict:
         raise ValueError(f"the {MARKER} entry is {marker.dtype} of shape {marker.shape}, "
                          "expected uint8 JSON bytes")
     metadata = json.loads(marker.tobytes().decode("utf-8"))
-    if not isinstance(metadata, dict) or metadata.get("format") != FORMAT:
-        raise ValueError(f"the {MARKER} entry does not announce the {FORMAT!r} format")
-    version = metadata.get("version")
-    if version != VERSION:
-        raise ValueError(f"format version {version!r}; this cnnlab reads version {VERSION}")
     arrays = {}
     for name in archive.files:
         if name != MARKER:
@@ -235,9 +310,24 @@ def _read(archive) -> dict:
                 raise ValueError(f"entry {name!r}: {exc}") from exc
             if not isinstance(arrays[name], np.ndarray):
                 raise ValueError(f"entry {name!r} is not a NumPy .npy array")
+    return _read_parts(metadata, arrays, f"{MARKER} entry")
+
+
+def _read_parts(metadata, arrays: dict, source: str) -> dict:
+    """The checkpoint described by the decoded JSON ``metadata`` (read from ``source``)
+    over ``arrays``."""
+    if not isinstance(metadata, dict) or metadata.get("format") != FORMAT:
+        raise ValueError(f"the {source} does not announce the {FORMAT!r} format")
+    version = metadata.get("version")
+    if version != VERSION:
+        raise ValueError(f"format version {version!r}; this cnnlab reads version {VERSION}")
     used = set()
     model_state = {}
+    if not isinstance(metadata.get("model"), list):
+        raise ValueError("the metadata has no list of model entries")
     for entry in metadata["model"]:
+        if not (isinstance(entry, list) and len(entry) == 2):
+            raise ValueError(f"model entry {entry!r} is not [name, array]")
         name, node = entry
         if not isinstance(name, str):
             raise ValueError(f"model entry {entry!r} is not [name, array]")
@@ -280,13 +370,14 @@ def _decode(node, arrays: dict, used: set, where: str):
 
 
 # ------------------------------------------------------------------ writing
-def _write_atomically(path: Path, entries: dict) -> None:
-    """Write the .npz to a temporary file beside ``path``, sync it, then rename it."""
+def write_atomically(path: Path, write) -> None:
+    """Call ``write(binary_file)`` on a temporary file beside ``path``, sync it, then
+    rename it to ``path``: readers see the old file or the whole new one, never a part."""
     folder = path.parent
     handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(handle, "wb") as out:
-            np.savez(out, **entries)
+            write(out)
             out.flush()
             os.fsync(out.fileno())
         os.chmod(temporary, 0o666 & ~_umask())  # mkstemp creates 0600; use the usual mode
