@@ -99,7 +99,7 @@ HUGE = [
     ("max_pool2d", lambda: F.max_pool2d(np.broadcast_to(np.float32(0), (10 ** 5, 10 ** 4, 8, 8)), 2),
      r"max_pool2d: the output of shape \(100000, 10000, 4, 4\) \(float32\) would need 59\.6 GiB"),
     ("max_unpool2d", lambda: F.max_unpool2d(np.zeros((1, 1, 1, 1)), np.zeros((1, 1, 1, 1), np.int64),
-                                            2, output_size=(10 ** 6, 10 ** 6)),
+                                            10 ** 6, output_size=(10 ** 6, 10 ** 6)),
      r"max_unpool2d: the output of shape \(1, 1, 1000000, 1000000\)"),
     ("pad", lambda: F.pad(np.zeros((2, 2)), (10 ** 6,) * 4),
      r"pad: the output of shape \(2000002, 2000002\) \(float64\)"),

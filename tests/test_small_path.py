@@ -28,12 +28,12 @@ GRAD_RTOL = 1e-8
 def small_spy(monkeypatch):
     """Count the calls of the small path."""
     calls = []
-    original = small.conv2d_small
+    original = small.conv_small
 
     def spy(*args, **kwargs):
         calls.append(args[3])  # the geometry
         return original(*args, **kwargs)
-    monkeypatch.setattr(small, "conv2d_small", spy)
+    monkeypatch.setattr(small, "conv_small", spy)
     return calls
 
 

@@ -375,7 +375,7 @@ def _correlate_valid(padded: np.ndarray, kernel: np.ndarray) -> np.ndarray:
     out_shape = (padded.shape[0] - kernel_size[0] + 1, padded.shape[1] - kernel_size[1] + 1)
     out = np.zeros(out_shape, dtype=np.result_type(padded, kernel))
     product = np.empty_like(out)
-    for p, q, grid in windows(padded, kernel_size, (1, 1), (1, 1), out_shape):
+    for (p, q), grid in windows(padded, kernel_size, (1, 1), (1, 1), out_shape):
         np.multiply(grid, kernel[p, q], out=product)
         out += product
     return out
@@ -395,10 +395,10 @@ def _correlate_valid_backward(grad, padded, kernel, need_input, need_kernel):
     grad_padded = grad_kernel = None
     if need_input:
         grad_padded = np.zeros(padded.shape, dtype=grad.dtype)
-        for p, q, grid in windows(grad_padded, kernel_size, (1, 1), (1, 1), out_shape):
+        for (p, q), grid in windows(grad_padded, kernel_size, (1, 1), (1, 1), out_shape):
             grid += grad * kernel[p, q]
     if need_kernel:
         grad_kernel = np.empty(kernel_size, dtype=grad.dtype)
-        for p, q, grid in windows(padded, kernel_size, (1, 1), (1, 1), out_shape):
+        for (p, q), grid in windows(padded, kernel_size, (1, 1), (1, 1), out_shape):
             grad_kernel[p, q] = np.vdot(grid, grad)
     return grad_padded, grad_kernel

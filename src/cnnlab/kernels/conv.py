@@ -50,42 +50,55 @@ PADDING_MODES = {"zeros": "constant", "reflect": "reflect", "replicate": "replic
 
 
 class ConvGeometry(NamedTuple):
-    """Everything about a convolution except the arrays, normalised."""
+    """Everything about a convolution except the arrays, normalised.
 
-    input_shape: tuple    # (N, C, H, W)
-    kernel_size: tuple    # (kh, kw)
+    Any number of spatial axes: 2 for conv2d (``(OH, OW)``), 1 or 3 for conv1d/3d;
+    every size below has one entry per spatial axis.
+    """
+
+    input_shape: tuple    # (N, C, *spatial): (N, C, H, W) in 2-D
+    kernel_size: tuple    # (kh, kw) in 2-D
     stride: tuple
-    padding: tuple        # ((top, bottom), (left, right))
+    padding: tuple        # ((lo, hi), ...): ((top, bottom), (left, right)) in 2-D
     dilation: tuple
-    out_shape: tuple      # (OH, OW): number of windows along each axis
+    out_shape: tuple      # number of windows along each axis: (OH, OW) in 2-D
     groups: int
     padding_mode: str     # 'zeros', 'reflect', 'replicate' or 'circular'
     wide: bool = False    # stride-1 "wide" layout (see window.flat_windows)
 
     @property
     def padded_shape(self) -> tuple:
-        _, _, height, width = self.input_shape
-        (top, bottom), (left, right) = self.padding
-        return height + top + bottom, width + left + right
+        return tuple(n + lo + hi for n, (lo, hi) in zip(self.input_shape[2:], self.padding))
 
     @property
     def buffer_shape(self) -> tuple:
-        """(rows, width) of the padded buffer: in the wide layout, slack rows at the
-        bottom hold the tail of the last tap's run (never read by a real output)."""
-        rows, width = self.padded_shape
-        if self.wide:
-            rows += -(-(self.kernel_size[1] - 1) * self.dilation[1] // width)
-        return rows, width
+        """The padded buffer: in the wide layout, slack along the first spatial axis holds
+        the tail of the last tap's run (never read by a real output)."""
+        shape = self.padded_shape
+        if not self.wide:
+            return shape
+        steps = [math.prod(shape[k + 1:]) for k in range(len(shape))]
+        slack = sum((k - 1) * d * step for k, d, step
+                    in zip(self.kernel_size[1:], self.dilation[1:], steps[1:]))
+        return (shape[0] - (-slack // steps[0]),) + shape[1:]
 
     @property
-    def row_length(self) -> int:
-        """Columns per output row in the column matrix: OW, or the padded width if wide."""
-        return self.padded_shape[1] if self.wide else self.out_shape[1]
+    def column_shape(self) -> tuple:
+        """Column-matrix entries per image and tap, by axis: the output shape, or in the
+        wide layout the first output size then the padded sizes (``(OH, Wp)`` in 2-D)."""
+        if self.wide:
+            return (self.out_shape[0],) + self.padded_shape[1:]
+        return self.out_shape
+
+    @property
+    def real(self) -> tuple:
+        """Index of the real outputs within :attr:`column_shape` (all of it if narrow)."""
+        return (slice(None),) + tuple(slice(0, size) for size in self.out_shape[1:])
 
     @property
     def locations(self) -> int:
-        """Column-matrix entries per image and tap: OH * row_length."""
-        return self.out_shape[0] * self.row_length
+        """Column-matrix entries per image and tap: ``prod(column_shape)``."""
+        return math.prod(self.column_shape)
 
     @property
     def is_padded(self) -> bool:
@@ -100,22 +113,23 @@ class ConvGeometry(NamedTuple):
     @property
     def pointwise(self) -> bool:
         """1x1 kernel, stride 1, no padding: a plain matrix product, no im2col."""
-        return (self.kernel_size == (1, 1) and self.stride == (1, 1) and not self.is_padded
-                and self.out_shape == tuple(self.input_shape[2:]))
+        return (all(k == 1 for k in self.kernel_size) and all(s == 1 for s in self.stride)
+                and not self.is_padded and self.out_shape == tuple(self.input_shape[2:]))
 
     def scratch_per_item(self, out_channels: int, itemsize: int) -> int:
         """Scratch bytes per image: its im2col columns (K * L), its GEMM result (O * L)
-        and its padded copy (C * Hp * Wp). The backward pass uses the same chunks."""
+        and its padded copy (C * prod(padded)). The backward pass uses the same chunks."""
         channels = self.input_shape[1]
-        kernel_area = self.kernel_size[0] * self.kernel_size[1]
-        padded_area = self.buffer_shape[0] * self.buffer_shape[1]
+        kernel_area = math.prod(self.kernel_size)
+        padded_area = math.prod(self.buffer_shape)
         return (channels * kernel_area * self.locations + out_channels * self.locations
                 + channels * padded_area) * itemsize
 
     def check_memory(self, out_channels: int, itemsize: int) -> None:
         """A clear MemoryError if even one image's scratch cannot fit in memory."""
-        window.check_fits("conv2d", "scratch for one image (im2col columns, product, padded "
-                          "copy)", (self.scratch_per_item(out_channels, itemsize),), np.uint8)
+        window.check_fits(f"conv{len(self.kernel_size)}d", "scratch for one image (im2col "
+                          "columns, product, padded copy)",
+                          (self.scratch_per_item(out_channels, itemsize),), np.uint8)
 
     def chunks(self, out_channels: int, itemsize: int) -> list:
         """Batch slices such that one chunk's scratch stays under ``SCRATCH_BYTES``."""
@@ -127,8 +141,8 @@ class ConvCache(NamedTuple):
     """What :func:`conv2d_backward` needs from :func:`conv2d_forward`."""
 
     geometry: ConvGeometry
-    x: np.ndarray             # (N, C, H, W), in the compute dtype
-    weight: np.ndarray        # (O, C/G, kh, kw), in the compute dtype
+    x: np.ndarray             # (N, C, *spatial), in the compute dtype
+    weight: np.ndarray        # (O, C/G, *kernel_size), in the compute dtype
     cols: buffers.Kept | None  # (K, N*L) when the forward ran in one chunk, else None
 
 
@@ -174,7 +188,7 @@ def _choose_layout(geometry: ConvGeometry, out_channels: int, *arrays) -> ConvGe
         return geometry
     geometry.check_memory(out_channels, arrays[0].dtype.itemsize)
     small = arrays[0].size < WIDE_MIN_ELEMENTS  # short rows cost little; skip the checks
-    if geometry.stride == (1, 1) and not small and _all_finite(*arrays):
+    if all(s == 1 for s in geometry.stride) and not small and _all_finite(*arrays):
         return geometry._replace(wide=True)
     return geometry
 
@@ -183,21 +197,21 @@ def _choose_layout(geometry: ConvGeometry, out_channels: int, *arrays) -> ConvGe
 
 
 def _taps(padded: np.ndarray, geometry: ConvGeometry):
-    """``(i, j, view)`` per tap, each view laid out ``(C, N, ...)`` like a column block.
+    """``(tap, view)`` per kernel tap, each view laid out ``(C, N, ...)`` like a column block.
 
-    Narrow layout: the tap's strided grid ``(C, N, OH, OW)`` (window.windows). Wide
-    layout (stride 1): the tap's contiguous run ``(C, N, OH * Wp)`` of the flattened
+    Narrow layout: the tap's strided grid ``(C, N, *out_shape)`` (window.windows). Wide
+    layout (stride 1): the tap's contiguous run ``(C, N, locations)`` of the flattened
     padded buffer (window.flat_windows).
     """
     if geometry.wide:
         n, channels = padded.shape[:2]
         flat = padded.reshape(n, channels, -1)
         taps = flat_windows(flat, geometry.kernel_size, geometry.dilation,
-                            geometry.row_length, geometry.locations)
-        return ((i, j, run.transpose(1, 0, 2)) for i, j, run in taps)
+                            geometry.padded_shape, geometry.locations)
+        return ((tap, run.transpose(1, 0, 2)) for tap, run in taps)
     taps = windows(padded, geometry.kernel_size, geometry.stride, geometry.dilation,
                    geometry.out_shape)
-    return ((i, j, grid.transpose(1, 0, 2, 3)) for i, j, grid in taps)
+    return ((tap, grid.swapaxes(0, 1)) for tap, grid in taps)
 
 
 def im2col(xp: np.ndarray, geometry: ConvGeometry, cols: np.ndarray) -> np.ndarray:
@@ -207,16 +221,17 @@ def im2col(xp: np.ndarray, geometry: ConvGeometry, cols: np.ndarray) -> np.ndarr
     ----------
     xp : np.ndarray, shape (N, C, *geometry.buffer_shape)
         The padded input (with slack rows in the wide layout).
-    cols : np.ndarray, shape (C, kh, kw, N, OH, OW), written
-        ``cols[c, i, j, n, p, q] = xp[n, c, p*sh + i*dh, q*sw + j*dw]``. Any strided
-        view works: conv passes a contiguous buffer (reshaped to ``(K, N*L)``
-        afterwards), unfold a transposed view of its ``(N, C, kh, kw, OH, OW)`` result.
-        In the wide layout the shape is (C, kh, kw, N, OH * Wp), ``q`` running over
-        the whole padded row.
+    cols : np.ndarray, shape (C, *kernel_size, N, *out_shape), written
+        ``cols[c, i, j, n, p, q] = xp[n, c, p*sh + i*dh, q*sw + j*dw]`` in 2-D, likewise
+        for other numbers of axes. Any strided view works: conv passes a contiguous
+        buffer (reshaped to ``(K, N*L)`` afterwards), unfold a transposed view of its
+        ``(N, C, kh, kw, OH, OW)`` result. In the wide layout the shape is
+        ``(C, *kernel_size, N, locations)`` (``OH * Wp`` in 2-D: ``q`` running over
+        the whole padded row).
     """
     def copy(batch):
-        for i, j, tap in _taps(xp[batch], geometry):
-            cols[:, i, j, batch] = tap
+        for tap, view in _taps(xp[batch], geometry):
+            cols[(slice(None),) + tap + (batch,)] = view
     _by_images(copy, xp.shape[0], cols.size)
     return cols
 
@@ -238,18 +253,19 @@ def col2im(cols: np.ndarray, geometry: ConvGeometry, padded: np.ndarray) -> np.n
 
     Parameters
     ----------
-    cols : np.ndarray, shape (C, kh, kw, N, OH, OW)
-    padded : np.ndarray, shape (N, C, Hp, Wp), accumulated into (pass zeros)
+    cols : np.ndarray, shape (C, *kernel_size, N, *out_shape)
+    padded : np.ndarray, shape (N, C, *padded_shape), accumulated into (pass zeros)
 
     Returns
     -------
-    ``padded``, after ``padded[n, c, p*sh + i*dh, q*sw + j*dw] += cols[c, i, j, n, p, q]``.
-    Overlapping windows add up: one strided ``+=`` per tap, kh * kw in all. In the
-    wide layout ``cols`` must be zero in the discarded columns (``q >= OW``).
+    ``padded``, after ``padded[n, c, p*sh + i*dh, q*sw + j*dw] += cols[c, i, j, n, p, q]``
+    (2-D; likewise in other dimensions). Overlapping windows add up: one strided
+    ``+=`` per tap. In the wide layout ``cols`` must be zero in the discarded
+    columns (``q >= OW``).
     """
     def add(batch):
-        for i, j, tap in _taps(padded[batch], geometry):
-            tap += cols[:, i, j, batch]
+        for tap, view in _taps(padded[batch], geometry):
+            view += cols[(slice(None),) + tap + (batch,)]
     _by_images(add, padded.shape[0], cols.size)
     return padded
 
@@ -267,17 +283,23 @@ def _pad_chunk(x_chunk: np.ndarray, geometry: ConvGeometry, scratch) -> np.ndarr
     if mode is None:
         raise ValueError(f"conv2d: padding_mode must be one of {tuple(PADDING_MODES)}, "
                          f"got {geometry.padding_mode!r}")
-    n, channels, height, width = x_chunk.shape
+    n, channels = x_chunk.shape[:2]
     if mode != "constant":
         x_chunk = padding_kernels.pad(x_chunk, ((0, 0), (0, 0)) + geometry.padding, mode)
         if not geometry.wide:
             return x_chunk
-        (top, left), (height, width) = (0, 0), x_chunk.shape[2:]
+        lows = (0,) * len(geometry.padding)
     else:
-        (top, _), (left, _) = geometry.padding
+        lows = tuple(lo for lo, _ in geometry.padding)
     padded = scratch.zeros("padded", (n, channels) + geometry.buffer_shape)
-    padded[:, :, top:top + height, left:left + width] = x_chunk
+    padded[_interior(lows, x_chunk.shape[2:])] = x_chunk
     return padded
+
+
+def _interior(lows, sizes) -> tuple:
+    """Index of the input inside its padded copy: ``[:, :, top:top + H, left:left + W]``."""
+    return (slice(None), slice(None)) + tuple(slice(lo, lo + size)
+                                              for lo, size in zip(lows, sizes))
 
 
 def _unpad_chunk(grad_padded: np.ndarray, geometry: ConvGeometry, chunk_shape) -> np.ndarray:
@@ -285,11 +307,9 @@ def _unpad_chunk(grad_padded: np.ndarray, geometry: ConvGeometry, chunk_shape) -
     grad_padded = grad_padded[:, :, :geometry.padded_shape[0]]
     if not geometry.is_padded:
         return grad_padded
-    (top, _), (left, _) = geometry.padding
     mode = PADDING_MODES[geometry.padding_mode]
     if mode == "constant":
-        height, width = chunk_shape[2:]
-        return grad_padded[:, :, top:top + height, left:left + width]
+        return grad_padded[_interior([lo for lo, _ in geometry.padding], chunk_shape[2:])]
     return padding_kernels.pad_backward(grad_padded, ((0, 0), (0, 0)) + geometry.padding,
                                         mode, chunk_shape)
 
@@ -340,40 +360,40 @@ class _Scratch:
 def _cols_for_chunk(x_chunk, geometry, scratch) -> np.ndarray:
     """The im2col matrix ``(K, n*L)`` of one batch chunk, in the reused buffer."""
     n, channels = x_chunk.shape[:2]
-    kernel_h, kernel_w = geometry.kernel_size
+    kernel = geometry.kernel_size
     xp = _pad_chunk(x_chunk, geometry, scratch)
     if geometry.wide:
-        cols = scratch.get("cols", (channels, kernel_h, kernel_w, n, geometry.locations))
+        cols = scratch.get("cols", (channels,) + kernel + (n, geometry.locations))
     else:
-        cols = scratch.get("cols", (channels, kernel_h, kernel_w, n) + geometry.out_shape)
+        cols = scratch.get("cols", (channels,) + kernel + (n,) + geometry.out_shape)
     im2col(xp, geometry, cols)
-    return cols.reshape(channels * kernel_h * kernel_w, n * geometry.locations)
+    return cols.reshape(channels * math.prod(kernel), n * geometry.locations)
 
 
 def _rows(dy_chunk: np.ndarray, geometry: ConvGeometry, scratch) -> np.ndarray:
-    """``dy`` chunk ``(n, O, OH, OW)`` as the GEMM layout ``(O, n*L)`` (a copy).
+    """``dy`` chunk ``(n, O, *out_shape)`` as the GEMM layout ``(O, n*L)`` (a copy).
 
     In the wide layout the discarded columns are zero, so they add nothing.
     """
-    n, channels, out_h, out_w = dy_chunk.shape
+    n, channels = dy_chunk.shape[:2]
     if not geometry.wide:
-        return dy_chunk.transpose(1, 0, 2, 3).reshape(channels, -1)
-    rows = scratch.zeros("rows", (channels, n, out_h, geometry.row_length))
-    rows[..., :out_w] = dy_chunk.transpose(1, 0, 2, 3)
+        return dy_chunk.swapaxes(0, 1).reshape(channels, -1)
+    rows = scratch.zeros("rows", (channels, n) + geometry.column_shape)
+    rows[(slice(None), slice(None)) + geometry.real] = dy_chunk.swapaxes(0, 1)
     return rows.reshape(channels, -1)
 
 
 def _from_rows(result: np.ndarray, geometry: ConvGeometry, channels: int) -> np.ndarray:
-    """GEMM result ``(channels, n*L)`` as a ``(n, channels, OH, OW)`` view."""
-    out_h, out_w = geometry.out_shape
-    grid = result.reshape(channels, -1, out_h, geometry.row_length)[..., :out_w]
-    return grid.transpose(1, 0, 2, 3)
+    """GEMM result ``(channels, n*L)`` as a ``(n, channels, *out_shape)`` view."""
+    grid = result.reshape((channels, -1) + geometry.column_shape)
+    return grid[(slice(None), slice(None)) + geometry.real].swapaxes(0, 1)
 
 
 def _input_grad_chunk(dy_rows, weight, geometry, chunk_shape, scratch) -> np.ndarray:
     """``dx`` of one batch chunk from its ``dy`` rows ``(O, n*L)``: W.T @ dY, then col2im."""
     groups = geometry.groups
-    out_channels, _, kernel_h, kernel_w = weight.shape
+    out_channels = weight.shape[0]
+    kernel = geometry.kernel_size
     n, channels = chunk_shape[:2]
     w_t = weight.reshape(groups, out_channels // groups, -1).transpose(0, 2, 1)
     dy_groups = dy_rows.reshape(groups, out_channels // groups, -1)
@@ -384,9 +404,9 @@ def _input_grad_chunk(dy_rows, weight, geometry, chunk_shape, scratch) -> np.nda
     else:
         dcols = np.matmul(w_t, dy_groups, out=scratch.get("dcols", (groups, w_t.shape[1],
                                                                    dy_groups.shape[2])))
-    dcols = dcols.reshape(channels, kernel_h, kernel_w, n, -1)
+    dcols = dcols.reshape((channels,) + kernel + (n, -1))
     if not geometry.wide:
-        dcols = dcols.reshape((channels, kernel_h, kernel_w, n) + geometry.out_shape)
+        dcols = dcols.reshape((channels,) + kernel + (n,) + geometry.out_shape)
     grad_padded = scratch.get("grad_padded", (n, channels) + geometry.buffer_shape)
     grad_padded[...] = 0
     col2im(dcols, geometry, grad_padded)
@@ -409,8 +429,7 @@ def _input_grad_chunk(dy_rows, weight, geometry, chunk_shape, scratch) -> np.nda
 
 def _depthwise_forward(x, weight, geometry) -> np.ndarray:
     n, channels = x.shape[:2]
-    out_h, out_w = geometry.out_shape
-    out = np.empty((n, channels, out_h, out_w), x.dtype)
+    out = np.empty((n, channels) + geometry.out_shape, x.dtype)
     taps = weight.reshape(channels, -1)
 
     def work(part):
@@ -418,18 +437,18 @@ def _depthwise_forward(x, weight, geometry) -> np.ndarray:
         for image in range(part.start, part.stop):
             padded = _pad_chunk(x[image:image + 1], geometry, scratch)
             total = product = None
-            for i, j, tap in _taps(padded, geometry):           # tap: (C, 1, ...)
-                column = taps[:, i * geometry.kernel_size[1] + j].reshape(
-                    (channels,) + (1,) * (tap.ndim - 1))
+            # taps come in row-major order, the order of the flattened kernel
+            for k, (_, view) in enumerate(_taps(padded, geometry)):  # view: (C, 1, ...)
+                column = taps[:, k].reshape((channels,) + (1,) * (view.ndim - 1))
                 if total is None:
-                    total = scratch.get("total", tap.shape)
-                    product = scratch.get("product", tap.shape)
-                    np.multiply(tap, column, out=total)
+                    total = scratch.get("total", view.shape)
+                    product = scratch.get("product", view.shape)
+                    np.multiply(view, column, out=total)
                 else:
-                    np.multiply(tap, column, out=product)
+                    np.multiply(view, column, out=product)
                     total += product
-            grid = total.reshape(channels, out_h, -1)[..., :out_w]
-            out[image] = grid
+            out[image] = total.reshape((channels,) + geometry.column_shape)[
+                (slice(None),) + geometry.real]
         scratch.release()
     _by_images(work, n, x.size)
     return out
@@ -437,8 +456,6 @@ def _depthwise_forward(x, weight, geometry) -> np.ndarray:
 
 def _depthwise_backward(dy, x, weight, geometry, need_input, need_weight):
     n, channels = x.shape[:2]
-    out_h, out_w = geometry.out_shape
-    kernel_w = geometry.kernel_size[1]
     taps = weight.reshape(channels, -1)
     grad_x = np.empty(x.shape, x.dtype) if need_input else None
     parts = _image_parts(n, x.size)
@@ -448,29 +465,28 @@ def _depthwise_backward(dy, x, weight, geometry, need_input, need_weight):
         part = parts[index]
         scratch = _Scratch(x.dtype)
         for image in range(part.start, part.stop):
-            if geometry.wide:   # dy in the layout of a tap: (C, 1, OH * Wp), zeros outside
-                rows = scratch.zeros("rows", (channels, 1, out_h, geometry.row_length))
-                rows[:, 0, :, :out_w] = dy[image]
+            if geometry.wide:   # dy in the layout of a tap: (C, 1, locations), zeros outside
+                rows = scratch.zeros("rows", (channels, 1) + geometry.column_shape)
+                rows[(slice(None), 0) + geometry.real] = dy[image]
                 rows = rows.reshape(channels, 1, -1)
             else:
-                rows = dy[image:image + 1].transpose(1, 0, 2, 3)
+                rows = dy[image:image + 1].swapaxes(0, 1)
             padded = _pad_chunk(x[image:image + 1], geometry, scratch) if need_weight else None
             grad_padded = None
             if need_input:
                 grad_padded = scratch.get("grad_padded", (1, channels) + geometry.buffer_shape)
                 grad_padded[...] = 0
             product = scratch.get("product", rows.shape)
-            for i, j, tap in _taps(grad_padded if need_input else padded, geometry):
-                k = i * kernel_w + j
-                if need_input:
+            if need_input:
+                for k, (_, view) in enumerate(_taps(grad_padded, geometry)):
                     np.multiply(rows, taps[:, k].reshape((channels,) + (1,) * (rows.ndim - 1)),
                                 out=product)
-                    tap += product
+                    view += product
             if need_weight:  # per channel, the dot product of dy with each tap
                 dy_rows = rows.reshape(channels, 1, -1)
-                for i, j, tap in _taps(padded, geometry):
-                    dots = np.matmul(dy_rows, tap.reshape(channels, -1, 1))
-                    partial_w[index][:, i * kernel_w + j] += dots.reshape(channels)
+                for k, (_, view) in enumerate(_taps(padded, geometry)):
+                    dots = np.matmul(dy_rows, view.reshape(channels, -1, 1))
+                    partial_w[index][:, k] += dots.reshape(channels)
             if need_input:
                 grad_x[image] = _unpad_chunk(grad_padded, geometry, (1,) + x.shape[1:])[0]
         scratch.release()
@@ -519,23 +535,23 @@ def conv2d_forward(x, weight, bias, stride, padding, dilation, groups, padding_m
                              padding_mode, out_shape)
     out_channels = weight.shape[0]
     if small.is_small(geometry, out_channels, dtype.itemsize):
-        out, cols = small.conv2d_small(x, weight, bias, geometry, keep_cols)
+        out, cols = small.conv_small(x, weight, bias, geometry, keep_cols)
         return out, ConvCache(geometry, x, weight, None if cols is None else buffers.Kept(cols))
     geometry = _choose_layout(geometry, out_channels, x, weight)
     w_groups = weight.reshape(groups, out_channels // groups, -1)
     n = x.shape[0]
-    out_h, out_w = geometry.out_shape
+    out_shape = (n, out_channels) + geometry.out_shape
     cols_kept = None
     bias = None if bias is None else bias.astype(dtype, copy=False)
-    column = None if bias is None else bias.reshape(1, -1, 1, 1)
+    column = None if bias is None else bias.reshape((1, -1) + (1,) * len(geometry.out_shape))
     if geometry.depthwise and out_channels == groups:
         out = _depthwise_forward(x, weight, geometry)
         if column is not None:
             out += column
     elif geometry.pointwise:
         # Each image is a (C, H*W) matrix: y_n = W (O, C) @ x_n, per group.
-        out = np.matmul(w_groups, x.reshape(n, groups, -1, out_h * out_w))
-        out = out.reshape(n, out_channels, out_h, out_w)
+        out = np.matmul(w_groups, x.reshape(n, groups, -1, math.prod(geometry.out_shape)))
+        out = out.reshape(out_shape)
         if column is not None:
             out += column
     elif geometry.wide and winograd.applies(geometry, out_channels, dtype):
@@ -543,14 +559,14 @@ def conv2d_forward(x, weight, bias, stride, padding, dilation, groups, padding_m
         # shape (and finiteness) alone, never from whether a gradient is wanted, so a
         # forward under no_grad gives the same bits as in training; the weight
         # gradient then recomputes the columns (conv2d_backward, cols=None).
-        out = np.empty((n, out_channels, out_h, out_w), dtype)
+        out = np.empty(out_shape, dtype)
         scratch = _Scratch(dtype)
         per_item = winograd.scratch_per_item(geometry, out_channels, dtype.itemsize)
         for chunk in window.batch_chunks(n, per_item):
             winograd.conv3x3_forward(x[chunk], weight, bias, geometry, scratch, out[chunk])
         scratch.release()
     else:
-        out = np.empty((n, out_channels, out_h, out_w), dtype)
+        out = np.empty(out_shape, dtype)
         scratch = _Scratch(dtype)
         chunks = geometry.chunks(out_channels, dtype.itemsize)
         for chunk in chunks:
@@ -621,7 +637,7 @@ def conv2d_backward(grad_out, cache: ConvCache, need_input=True, need_weight=Tru
     groups = geometry.groups
     out_channels = weight.shape[0]
     n = x.shape[0]
-    grad_b = dy.sum(axis=(0, 2, 3)) if need_bias else None
+    grad_b = dy.sum(axis=(0,) + tuple(range(2, dy.ndim))) if need_bias else None
     grad_x = grad_w = None
     w_groups = weight.reshape(groups, out_channels // groups, -1)
 
@@ -711,13 +727,13 @@ def conv_transpose2d_forward(x, weight, bias, stride, padding, output_padding, g
     dtype = compute_dtype(x, weight)
     x = x.astype(dtype, copy=False)
     weight = weight.astype(dtype, copy=False)
-    n, in_channels, height, width = x.shape
+    n, in_channels = x.shape[:2]
     out_channels = weight.shape[1] * groups
     out_size = tuple(transposed_output_size(size, k, s, p, d, e) for size, k, s, p, d, e
-                     in zip((height, width), weight.shape[2:], stride, padding, dilation,
+                     in zip(x.shape[2:], weight.shape[2:], stride, padding, dilation,
                             output_padding))
     geometry = conv_geometry((n, out_channels) + out_size, weight.shape, stride, padding,
-                             dilation, groups, "zeros", out_shape=(height, width))
+                             dilation, groups, "zeros", out_shape=x.shape[2:])
     geometry = _choose_layout(geometry, in_channels, x, weight)
     out = np.empty(geometry.input_shape, dtype)
     if geometry.pointwise:
@@ -732,7 +748,7 @@ def conv_transpose2d_forward(x, weight, bias, stride, padding, output_padding, g
                                            geometry, chunk_shape, scratch)
         scratch.release()
     if bias is not None:
-        out += bias.astype(dtype, copy=False).reshape(1, -1, 1, 1)
+        out += bias.astype(dtype, copy=False).reshape((1, -1) + (1,) * len(out_size))
     return out, ConvTransposeCache(geometry, x, weight)
 
 
@@ -753,7 +769,7 @@ def conv_transpose2d_backward(grad_out, cache: ConvTransposeCache, need_input=Tr
     """
     geometry, x, weight = cache
     dy = np.asarray(grad_out).astype(x.dtype, copy=False)
-    grad_b = dy.sum(axis=(0, 2, 3)) if need_bias else None
+    grad_b = dy.sum(axis=(0,) + tuple(range(2, dy.ndim))) if need_bias else None
     grad_x = grad_w = None
     if need_input or need_weight:
         grad_x, conv_cache = conv2d_forward(dy, weight, None, geometry.stride, geometry.padding,

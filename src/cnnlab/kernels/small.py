@@ -3,7 +3,7 @@
 For a 6x8 image and a 1x2 kernel the arithmetic takes a microsecond; what costs is
 the machinery that large convolutions need: the scratch pool, batch chunks, the
 choice of layout, the thread split. Below :data:`SMALL_ELEMENTS` none of it pays,
-so :func:`conv2d_small` computes the same im2col product directly:
+so :func:`conv_small` computes the same im2col product directly:
 
 1. ``xp``: ``x`` with its zero padding (a fresh array; ``x`` itself when unpadded).
 2. One strided view of ``xp`` holds every tap of every window,
@@ -17,6 +17,8 @@ Notation as in :mod:`cnnlab.kernels.conv`.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -33,7 +35,7 @@ against 107 us forward, 286 against 411 us forward and backward. Four times larg
 
 
 def is_small(geometry, out_channels: int, itemsize: int) -> bool:
-    """Whether :func:`conv2d_small` should compute the convolution of ``geometry``.
+    """Whether :func:`conv_small` should compute the convolution of ``geometry``.
 
     Zero padding only, and not depthwise (which has its own direct kernel). The
     scratch (columns, product, padded copy, counted as
@@ -45,21 +47,20 @@ def is_small(geometry, out_channels: int, itemsize: int) -> bool:
     if geometry.padding_mode != "zeros" or (geometry.groups > 1 and geometry.depthwise):
         return False
     n, channels = geometry.input_shape[:2]
-    height, width = geometry.padded_shape
-    out_h, out_w = geometry.out_shape
-    kernel_h, kernel_w = geometry.kernel_size
-    if out_h < 1 or out_w < 1:
+    if min(geometry.out_shape) < 1:
         return False
-    windows = n * out_h * out_w
-    cols = channels * kernel_h * kernel_w * windows
-    padded = n * channels * height * width
+    windows = n * math.prod(geometry.out_shape)
+    cols = channels * math.prod(geometry.kernel_size) * windows
+    padded = n * channels * math.prod(geometry.padded_shape)
     out = out_channels * windows
     return (max(cols, padded, out) <= SMALL_ELEMENTS
             and (cols + padded + out) * itemsize <= window.SCRATCH_BYTES)
 
 
-def conv2d_small(x: np.ndarray, weight: np.ndarray, bias, geometry, keep_cols: bool):
-    """The convolution of :func:`cnnlab.kernels.conv.conv2d_forward` for small inputs.
+def conv_small(x: np.ndarray, weight: np.ndarray, bias, geometry, keep_cols: bool):
+    """The convolution of :func:`cnnlab.kernels.conv.conv_forward` for small inputs.
+
+    Any number of spatial axes (shapes below in 2-D).
 
     Parameters
     ----------
@@ -77,27 +78,26 @@ def conv2d_small(x: np.ndarray, weight: np.ndarray, bias, geometry, keep_cols: b
     out : np.ndarray, shape (N, O, OH, OW), C-contiguous
     cols : np.ndarray of shape (C * kh * kw, N * OH * OW), or None
     """
-    n, channels, height, width = x.shape
-    out_channels, _, kernel_h, kernel_w = weight.shape
+    n, channels = x.shape[:2]
+    out_channels = weight.shape[0]
     groups = geometry.groups
-    out_h, out_w = geometry.out_shape
-    stride_h, stride_w = geometry.stride
-    dilation_h, dilation_w = geometry.dilation
+    kernel, out_shape = geometry.kernel_size, geometry.out_shape
+    spatial = len(kernel)
 
     # handle padding
-    if geometry.padding == ((0, 0), (0, 0)):
+    if not geometry.is_padded:
         xp = np.ascontiguousarray(x)
     else:
-        (top, _), (left, _) = geometry.padding
         xp = np.zeros((n, channels) + geometry.padded_shape, x.dtype)
-        xp[:, :, top:top + height, left:left + width] = x
+        xp[(slice(None), slice(None)) + tuple(slice(lo, lo + size) for (lo, _), size
+                                              in zip(geometry.padding, x.shape[2:]))] = x
 
     # im2col: one strided view (the constructor checks it stays inside xp), one copy
-    step_n, step_c, step_h, step_w = xp.strides
-    taps = np.ndarray((channels, kernel_h, kernel_w, n, out_h, out_w), xp.dtype, buffer=xp,
-                      strides=(step_c, step_h * dilation_h, step_w * dilation_w, step_n,
-                               step_h * stride_h, step_w * stride_w))
-    cols = taps.reshape(channels * kernel_h * kernel_w, n * out_h * out_w)
+    step_n, step_c, *steps = xp.strides
+    taps = np.ndarray((channels,) + kernel + (n,) + out_shape, xp.dtype, buffer=xp,
+                      strides=(step_c,) + tuple(st * d for st, d in zip(steps, geometry.dilation))
+                      + (step_n,) + tuple(st * s for st, s in zip(steps, geometry.stride)))
+    cols = taps.reshape(channels * math.prod(kernel), n * math.prod(out_shape))
 
     # one product per group: (G, O/G, K/G) @ (G, K/G, N*L) -> (O, N*L); np.dot is the
     # cheaper call for the 2-D product of one group
@@ -107,10 +107,11 @@ def conv2d_small(x: np.ndarray, weight: np.ndarray, bias, geometry, keep_cols: b
         result = np.matmul(weight.reshape(groups, out_channels // groups, -1),
                            cols.reshape(groups, -1, cols.shape[1]))
     if n == 1:
-        out = result.reshape(1, out_channels, out_h, out_w)
+        out = result.reshape((1, out_channels) + out_shape)
     else:
-        out = result.reshape(out_channels, n, out_h, out_w).transpose(1, 0, 2, 3)
+        out = result.reshape((out_channels, n) + out_shape).swapaxes(0, 1)
         out = np.ascontiguousarray(out)
     if bias is not None:
-        out += bias.astype(out.dtype, copy=False).reshape(1, -1, 1, 1)
+        out += bias.astype(out.dtype, copy=False).reshape((1, -1) + (1,) * spatial)
     return out, (cols if keep_cols else None)
+

@@ -1,8 +1,9 @@
-"""The one windowing helper shared by convolution and pooling.
+"""The one windowing helper shared by convolution and pooling, for any number of axes.
 
-A 2-D window of ``kernel_size`` taps, moved with ``stride`` and spread by
-``dilation``, reads each tap ``(i, j)`` from the same strided grid of the padded input,
-shifted by ``(i * dilation_h, j * dilation_w)``. So instead of looping over windows
+A window of ``kernel_size`` taps (one size per spatial axis: 1, 2 or 3 of them),
+moved with ``stride`` and spread by ``dilation``, reads each tap ``t`` from the same
+strided grid of the padded input, shifted by ``t * dilation`` (``(i * dilation_h,
+j * dilation_w)`` in 2-D). So instead of looping over windows
 (output pixels), every kernel reads and reduces whole shifted grids, one per tap:
 
 - convolution copies each tap's grid into one row block of an im2col buffer and
@@ -10,13 +11,15 @@ shifted by ``(i * dilation_h, j * dilation_w)``. So instead of looping over wind
 - pooling folds the grids together with ``np.maximum`` or ``np.add``, one axis at a
   time (:mod:`cnnlab.kernels.pool`).
 
-Python loops here run over the k taps of an axis (or the k_h * k_w taps of a window),
-never over pixels.
+Python loops here run over the k taps of an axis (or the taps of a window), never
+over pixels.
 """
 
 from __future__ import annotations
 
 import functools
+import itertools
+import math
 import os
 
 import numpy as np
@@ -74,60 +77,66 @@ def tap_parts(size: int, kernel_size: int, stride: int, dilation: int, out_size:
 
 
 def windows(padded, kernel_size, stride, dilation, out_shape):
-    """Yield ``(i, j, grid)`` for every tap of a 2-D window, in row-major tap order.
+    """Yield ``(tap, grid)`` for every tap of a window, in row-major tap order.
+
+    Any number of spatial axes (the trailing ``len(kernel_size)`` axes of ``padded``).
 
     Parameters
     ----------
-    padded : np.ndarray, shape (..., H_padded, W_padded)
-    kernel_size, stride, dilation : (int, int)
-    out_shape : (int, int)
-        ``(out_height, out_width)`` from :func:`cnnlab.shapes.output_size`.
+    padded : np.ndarray, shape (..., *padded_size)
+    kernel_size, stride, dilation : tuple of int, one per spatial axis
+    out_shape : tuple of int
+        The number of windows along each axis (:func:`cnnlab.shapes.output_size`).
 
     Yields
     ------
-    i, j : int
-        The tap's row and column in the kernel.
-    grid : np.ndarray view, shape (..., out_height, out_width)
-        ``padded[..., oh * stride_h + i * dilation_h, ow * stride_w + j * dilation_w]``
-        for every output position.
+    tap : tuple of int
+        The tap's position in the kernel, ``(i, j)`` in 2-D.
+    grid : np.ndarray view, shape (..., *out_shape)
+        ``padded[..., o_0 * stride_0 + tap_0 * dilation_0, ...]`` for every output
+        position ``o``.
+
+    Examples
+    --------
+    >>> [(tap, grid.tolist()) for tap, grid in windows(np.arange(5), (2,), (2,), (1,), (2,))]
+    [((0,), [0, 2]), ((1,), [1, 3])]
     """
-    rows = tap_slices(kernel_size[0], stride[0], dilation[0], out_shape[0])
-    cols = tap_slices(kernel_size[1], stride[1], dilation[1], out_shape[1])
-    for i, row in enumerate(rows):
-        for j, col in enumerate(cols):
-            yield i, j, padded[..., row, col]
+    per_axis = [tap_slices(k, s, d, o) for k, s, d, o
+                in zip(kernel_size, stride, dilation, out_shape)]
+    for tap in itertools.product(*(range(k) for k in kernel_size)):
+        yield tap, padded[(Ellipsis,) + tuple(axis[t] for axis, t in zip(per_axis, tap))]
 
 
-def flat_windows(flat, kernel_size, dilation, row_length: int, length: int):
-    """Yield ``(i, j, run)`` for every tap, reading a *flattened* stride-1 image.
+def flat_windows(flat, kernel_size, dilation, padded_size, length: int):
+    """Yield ``(tap, run)`` for every tap, reading a *flattened* stride-1 input.
 
-    With stride 1, tap ``(i, j)`` of output ``(p, q)`` reads padded pixel
-    ``(p + i * dh, q + j * dw)``, i.e. flat index ``(p + i*dh) * row_length + q + j*dw``.
-    Letting ``q`` run over the whole padded row (``row_length`` values, of which only
-    the first ``out_width`` are real outputs), the tap reads ONE contiguous run of the
-    flattened image, starting at ``i * dh * row_length + j * dw``. Copying long runs is
-    several times faster than copying ``out_height`` short rows; the extra "wide"
-    columns are computed and discarded. The caller gives ``flat`` enough slack at the
-    end for the last tap's run.
+    With stride 1, tap ``t`` of output ``o`` reads padded position ``o + t * d`` (per
+    axis), i.e. flat index ``sum_k (o_k + t_k d_k) * step_k`` with ``step_k`` the
+    product of the padded sizes after axis ``k``. Letting ``o_1, o_2, ...`` run over
+    the whole padded extent of their axes (of which only the first ``out_k`` are real
+    outputs), the tap reads ONE contiguous run of the flattened input, starting at
+    ``sum_k t_k d_k step_k``. Copying long runs is several times faster than copying
+    many short rows; the extra "wide" positions are computed and discarded. The caller
+    gives ``flat`` enough slack at the end for the last tap's run.
 
     Parameters
     ----------
-    flat : np.ndarray, shape (..., padded_height_plus_slack * row_length)
-    kernel_size, dilation : (int, int)
-    row_length : int
-        The padded width.
+    flat : np.ndarray, shape (..., padded_size_0_plus_slack * prod(padded_size[1:]))
+    kernel_size, dilation : tuple of int, one per spatial axis
+    padded_size : tuple of int
+        The padded sizes (only ``padded_size[1:]`` matter).
     length : int
-        ``out_height * row_length``.
+        ``out_0 * prod(padded_size[1:])``.
 
     Yields
     ------
-    i, j : int
+    tap : tuple of int
     run : np.ndarray view, shape (..., length)
     """
-    for i in range(kernel_size[0]):
-        for j in range(kernel_size[1]):
-            start = i * dilation[0] * row_length + j * dilation[1]
-            yield i, j, flat[..., start:start + length]
+    steps = [math.prod(padded_size[k + 1:]) for k in range(len(padded_size))]
+    for tap in itertools.product(*(range(k) for k in kernel_size)):
+        start = sum(t * d * step for t, d, step in zip(tap, dilation, steps))
+        yield tap, flat[..., start:start + length]
 
 
 def set_scratch_budget(nbytes: int) -> int:
