@@ -11,6 +11,7 @@ from .activation import dropout, flatten, linear, log_softmax, relu, sigmoid, so
 from .interpolate import interpolate, upsample, upsample_bilinear, upsample_nearest
 from .conv import conv2d, conv_transpose2d, fold, unfold
 from .loss import cross_entropy, mse_loss, nll_loss
+from .nonlinear import elu, gelu, leaky_relu, relu6, silu
 from .normalization import batch_norm, group_norm, layer_norm
 from .padding import convolve2d, correlate2d, pad
 from .pool import (adaptive_avg_pool2d, adaptive_max_pool2d, avg_pool2d, lp_pool2d,

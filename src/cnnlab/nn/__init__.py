@@ -4,9 +4,13 @@ import sys as _sys
 
 from .. import functional
 from . import init  # noqa: F401
+from .activation import ELU, GELU, LeakyReLU, ReLU6, SiLU
 from .basic import Dropout, Flatten, Linear, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
 from .conv import Conv2d, ConvTranspose2d
 from .loss import CrossEntropyLoss, MSELoss, NLLLoss
+from .lazy import (LazyBatchNorm1d, LazyBatchNorm2d, LazyBatchNorm3d, LazyConv2d,
+                   LazyConvTranspose2d, LazyLinear, LazyModuleMixin, UninitializedBuffer,
+                   UninitializedParameter)
 from .module import Identity, Module, ModuleList, Parameter, Sequential
 from .norm import BatchNorm1d, BatchNorm2d, BatchNorm3d, GroupNorm, LayerNorm
 from .upsample import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d

@@ -1,4 +1,4 @@
-"""Linear, Flatten, Dropout and activation layers."""
+"""Linear, Flatten and Dropout; the activation layers live in :mod:`.activation`."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from .. import functional as F
 from .. import ops
 from ..dtypes import as_dtype
 from . import init
+from .activation import LogSoftmax, ReLU, Sigmoid, Softmax, Tanh  # noqa: F401 (old home)
 from .module import Module, Parameter
 
 
@@ -58,8 +59,6 @@ class Flatten(Module):
         return ops.flatten(ops.as_tensor(input, "Flatten"), self.start_dim, self.end_dim)
 
     def extra_repr(self):
-        if (self.start_dim, self.end_dim) == (1, -1):
-            return ""
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
 
 
@@ -78,45 +77,4 @@ class Dropout(Module):
         return F.dropout(input, self.p, self.training)
 
     def extra_repr(self):
-        return f"p={self.p}"
-
-
-class _Activation(Module):
-    function = None
-
-    def forward(self, input):
-        return type(self).function(input)
-
-
-class ReLU(_Activation):
-    function = staticmethod(F.relu)
-
-    def __init__(self, inplace=False):
-        super().__init__()
-
-
-class Sigmoid(_Activation):
-    function = staticmethod(F.sigmoid)
-
-
-class Tanh(_Activation):
-    function = staticmethod(F.tanh)
-
-
-class _SoftmaxBase(Module):
-    def __init__(self, dim=None):
-        super().__init__()
-        self.dim = dim
-
-    def extra_repr(self):
-        return f"dim={self.dim}"
-
-
-class Softmax(_SoftmaxBase):
-    def forward(self, input):
-        return F.softmax(input, -1 if self.dim is None else self.dim)
-
-
-class LogSoftmax(_SoftmaxBase):
-    def forward(self, input):
-        return F.log_softmax(input, -1 if self.dim is None else self.dim)
+        return f"p={self.p}, inplace={self.inplace}"

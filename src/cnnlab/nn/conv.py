@@ -73,22 +73,21 @@ class _ConvNd(Module):
         init.default_layer_init_(self.weight, self.bias)
 
     def extra_repr(self) -> str:
-        parts = [f"{self.in_channels}, {self.out_channels}", f"kernel_size={self.kernel_size}"]
-        if self.stride != (1, 1):
-            parts.append(f"stride={self.stride}")
-        if self.padding not in ((0, 0), "valid", ((0, 0), (0, 0))):
-            parts.append(f"padding={self.padding!r}" if isinstance(self.padding, str)
-                         else f"padding={self.padding}")
-        if self.dilation != (1, 1):
+        # PyTorch's format: the stride always, strings unquoted (padding=same).
+        parts = [f"{self.in_channels}, {self.out_channels}", f"kernel_size={self.kernel_size}",
+                 f"stride={self.stride}"]
+        if isinstance(self.padding, str) or any(np.ravel(self.padding)):
+            parts.append(f"padding={self.padding}")
+        if any(d != 1 for d in self.dilation):
             parts.append(f"dilation={self.dilation}")
-        if self.output_padding != (0, 0):
+        if any(self.output_padding):
             parts.append(f"output_padding={self.output_padding}")
         if self.groups != 1:
             parts.append(f"groups={self.groups}")
         if self.bias is None:
             parts.append("bias=False")
         if self.padding_mode != "zeros":
-            parts.append(f"padding_mode={self.padding_mode!r}")
+            parts.append(f"padding_mode={self.padding_mode}")
         return ", ".join(parts)
 
 

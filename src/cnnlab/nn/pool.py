@@ -22,9 +22,17 @@ def _check_window(layer, kernel_size, stride, padding, dilation=1):
         padding_pairs(padding, layer)
 
 
-def _describe(pairs):
-    """``name=value`` for the given (name, value, default) triples whose value differs."""
-    return ", ".join(f"{name}={value!r}" for name, value, default in pairs if value != default)
+def _torch_repr(shown, beyond=()):
+    """PyTorch's repr: every ``(name, value)`` in ``shown`` as PyTorch prints them, then
+    the beyond-PyTorch ``(name, value, default)`` arguments that are not the default."""
+    parts = [f"{name}={value}" for name, value in shown]
+    parts += [f"{name}={value!r}" for name, value, default in beyond if value != default]
+    return ", ".join(parts)
+
+
+def _as_pair(value):
+    """An int as ``(value, value)`` (PyTorch's ``_pair``), anything else as given."""
+    return (value, value) if isinstance(value, int) else value
 
 
 class MaxPool2d(Module):
@@ -51,10 +59,9 @@ class MaxPool2d(Module):
                             ceil_mode=self.ceil_mode, return_indices=self.return_indices)
 
     def extra_repr(self):
-        return _describe([("kernel_size", self.kernel_size, None),
-                          ("stride", self.stride, self.kernel_size), ("padding", self.padding, 0),
-                          ("dilation", self.dilation, 1), ("ceil_mode", self.ceil_mode, False),
-                          ("return_indices", self.return_indices, False)])
+        return _torch_repr([("kernel_size", self.kernel_size), ("stride", self.stride),
+                            ("padding", self.padding), ("dilation", self.dilation),
+                            ("ceil_mode", self.ceil_mode)])
 
 
 class AvgPool2d(Module):
@@ -78,12 +85,8 @@ class AvgPool2d(Module):
                             self.count_include_pad, self.divisor_override, dilation=self.dilation)
 
     def extra_repr(self):
-        return _describe([("kernel_size", self.kernel_size, None),
-                          ("stride", self.stride, self.kernel_size), ("padding", self.padding, 0),
-                          ("ceil_mode", self.ceil_mode, False),
-                          ("count_include_pad", self.count_include_pad, True),
-                          ("divisor_override", self.divisor_override, None),
-                          ("dilation", self.dilation, 1)])
+        return _torch_repr([("kernel_size", self.kernel_size), ("stride", self.stride),
+                            ("padding", self.padding)], [("dilation", self.dilation, 1)])
 
 
 class LPPool2d(Module):
@@ -110,10 +113,9 @@ class LPPool2d(Module):
                            padding=self.padding, dilation=self.dilation)
 
     def extra_repr(self):
-        return _describe([("norm_type", self.norm_type, None),
-                          ("kernel_size", self.kernel_size, None), ("stride", self.stride, None),
-                          ("ceil_mode", self.ceil_mode, False), ("padding", self.padding, 0),
-                          ("dilation", self.dilation, 1)])
+        return _torch_repr([("norm_type", self.norm_type), ("kernel_size", self.kernel_size),
+                            ("stride", self.stride), ("ceil_mode", self.ceil_mode)],
+                           [("padding", self.padding, 0), ("dilation", self.dilation, 1)])
 
 
 class AdaptiveAvgPool2d(Module):
@@ -144,8 +146,7 @@ class AdaptiveMaxPool2d(Module):
         return F.adaptive_max_pool2d(input, self.output_size, self.return_indices)
 
     def extra_repr(self):
-        return _describe([("output_size", self.output_size, None),
-                          ("return_indices", self.return_indices, False)])
+        return _torch_repr([("output_size", self.output_size)])
 
 
 class MaxUnpool2d(Module):
@@ -166,5 +167,5 @@ class MaxUnpool2d(Module):
                               output_size)
 
     def extra_repr(self):
-        return _describe([("kernel_size", self.kernel_size, None),
-                          ("stride", self.stride, self.kernel_size), ("padding", self.padding, 0)])
+        return _torch_repr([("kernel_size", _as_pair(self.kernel_size)),
+                            ("stride", _as_pair(self.stride)), ("padding", _as_pair(self.padding))])

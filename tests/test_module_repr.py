@@ -1,0 +1,231 @@
+"""Every module prints as its PyTorch twin (built with the same arguments)."""
+
+import numpy as np
+import pytest
+import torch
+
+import cnnlab
+import cnnlab.functional as F
+from cnnlab import nn
+
+# name -> builder taking the nn namespace (cnnlab.nn or torch.nn)
+MODULES = {
+    "Conv2d": lambda m: m.Conv2d(1, 6, 5),
+    "Conv2d-all": lambda m: m.Conv2d(4, 8, (3, 5), stride=2, padding=1, dilation=2, groups=2,
+                                     bias=False, padding_mode="reflect"),
+    "Conv2d-same": lambda m: m.Conv2d(1, 1, 3, padding="same"),
+    "Conv2d-valid": lambda m: m.Conv2d(1, 1, 3, padding="valid"),
+    "ConvTranspose2d": lambda m: m.ConvTranspose2d(3, 5, 3, stride=2, output_padding=1),
+    "Linear": lambda m: m.Linear(3, 4),
+    "Linear-no-bias": lambda m: m.Linear(3, 4, bias=False),
+    "MaxPool2d": lambda m: m.MaxPool2d(2),
+    "MaxPool2d-all": lambda m: m.MaxPool2d(3, stride=2, padding=1, dilation=2, ceil_mode=True,
+                                           return_indices=True),
+    "AvgPool2d": lambda m: m.AvgPool2d(2),
+    "AvgPool2d-all": lambda m: m.AvgPool2d((3, 2), stride=1, padding=1, ceil_mode=True,
+                                           count_include_pad=False, divisor_override=2),
+    "LPPool2d": lambda m: m.LPPool2d(2, 3),
+    "LPPool2d-stride": lambda m: m.LPPool2d(1.5, (2, 3), stride=2, ceil_mode=True),
+    "AdaptiveAvgPool2d": lambda m: m.AdaptiveAvgPool2d((1, 1)),
+    "AdaptiveAvgPool2d-int": lambda m: m.AdaptiveAvgPool2d(7),
+    "AdaptiveMaxPool2d": lambda m: m.AdaptiveMaxPool2d((2, None), return_indices=True),
+    "MaxUnpool2d": lambda m: m.MaxUnpool2d(2),
+    "MaxUnpool2d-all": lambda m: m.MaxUnpool2d((2, 3), stride=1, padding=(1, 0)),
+    "ReLU": lambda m: m.ReLU(),
+    "ReLU-inplace": lambda m: m.ReLU(inplace=True),
+    "ReLU6": lambda m: m.ReLU6(inplace=True),
+    "Sigmoid": lambda m: m.Sigmoid(),
+    "Tanh": lambda m: m.Tanh(),
+    "GELU": lambda m: m.GELU(),
+    "GELU-tanh": lambda m: m.GELU(approximate="tanh"),
+    "LeakyReLU": lambda m: m.LeakyReLU(),
+    "LeakyReLU-args": lambda m: m.LeakyReLU(0.2, inplace=True),
+    "SiLU": lambda m: m.SiLU(),
+    "SiLU-inplace": lambda m: m.SiLU(inplace=True),
+    "ELU": lambda m: m.ELU(),
+    "ELU-args": lambda m: m.ELU(alpha=0.5, inplace=True),
+    "Softmax": lambda m: m.Softmax(dim=1),
+    "Softmax-none": lambda m: m.Softmax(),
+    "LogSoftmax": lambda m: m.LogSoftmax(dim=-1),
+    "Identity": lambda m: m.Identity(54, unused="argument"),
+    "Flatten": lambda m: m.Flatten(),
+    "Flatten-args": lambda m: m.Flatten(0, 2),
+    "Dropout": lambda m: m.Dropout(),
+    "Dropout-args": lambda m: m.Dropout(0.2, inplace=True),
+    "BatchNorm1d": lambda m: m.BatchNorm1d(3),
+    "BatchNorm2d-args": lambda m: m.BatchNorm2d(3, eps=1e-3, momentum=None, affine=False,
+                                                track_running_stats=False),
+    "BatchNorm3d": lambda m: m.BatchNorm3d(2, bias=False),
+    "LayerNorm": lambda m: m.LayerNorm(4),
+    "LayerNorm-args": lambda m: m.LayerNorm([4, 5], eps=1e-6, elementwise_affine=False),
+    "GroupNorm": lambda m: m.GroupNorm(2, 4),
+    "GroupNorm-args": lambda m: m.GroupNorm(1, 3, affine=False),
+    "CrossEntropyLoss": lambda m: m.CrossEntropyLoss(),
+    "NLLLoss": lambda m: m.NLLLoss(),
+    "MSELoss": lambda m: m.MSELoss(),
+    "LazyConv2d": lambda m: m.LazyConv2d(6, 5),
+    "LazyConvTranspose2d": lambda m: m.LazyConvTranspose2d(3, 3, stride=2),
+    "LazyLinear": lambda m: m.LazyLinear(10),
+    "LazyBatchNorm1d": lambda m: m.LazyBatchNorm1d(),
+    "LazyBatchNorm2d": lambda m: m.LazyBatchNorm2d(momentum=0.3),
+    "LazyBatchNorm3d": lambda m: m.LazyBatchNorm3d(affine=False),
+    "Upsample": lambda m: m.Upsample(scale_factor=2),
+    "Upsample-size": lambda m: m.Upsample(size=(4, 5), mode="bilinear", align_corners=True),
+    "UpsamplingNearest2d": lambda m: m.UpsamplingNearest2d(scale_factor=2),
+    "UpsamplingBilinear2d": lambda m: m.UpsamplingBilinear2d(size=3),
+    "Sequential-nested": lambda m: m.Sequential(
+        m.Conv2d(1, 6, kernel_size=5, padding=2), m.ReLU(),
+        m.Sequential(m.MaxPool2d(kernel_size=2, stride=2), m.Flatten()),
+        m.ModuleList([m.Linear(2, 3), m.Sequential()]), m.Identity()),
+}
+
+
+def test_every_cnnlab_module_is_covered():
+    names = {name.split("-")[0] for name in MODULES} | {"Module", "ModuleList", "Sequential",
+                                                       "Parameter", "LazyModuleMixin",
+                                                       "UninitializedParameter",
+                                                       "UninitializedBuffer"}
+    exported = {name for name in dir(nn) if isinstance(getattr(nn, name), type)}
+    assert exported - names == set()
+
+
+@pytest.mark.parametrize("build", MODULES.values(), ids=MODULES.keys())
+def test_repr_matches_torch(build):
+    assert repr(build(nn)) == repr(build(torch.nn))
+    assert str(build(nn)) == str(build(torch.nn))
+
+
+def test_named_sequential_and_added_modules_print_like_torch():
+    def build(m):
+        from collections import OrderedDict
+        net = m.Sequential(OrderedDict([("conv", m.Conv2d(1, 2, 3)), ("act", m.ReLU())]))
+        net.add_module("pool", m.AdaptiveAvgPool2d((1, 1)))
+        net.register_module("head", m.Sequential(m.Flatten(), m.LazyLinear(10)))
+        return net
+    assert repr(build(nn)) == repr(build(torch.nn))
+
+
+# ----------------------------------------------------------- module traversal
+
+
+def build_tree(m):
+    class Block(m.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = m.Conv2d(2, 2, 1)
+            self.norm = m.BatchNorm2d(2)
+            self.shared = self.conv   # the same module twice: visited once
+
+        def forward(self, x):
+            return self.norm(self.conv(x))
+    return m.Sequential(Block(), m.ReLU(), Block())
+
+
+def test_traversal_matches_torch():
+    ours, theirs = build_tree(nn), build_tree(torch.nn)
+    assert [n for n, _ in ours.named_modules()] == [n for n, _ in theirs.named_modules()]
+    assert [n for n, _ in ours.named_children()] == [n for n, _ in theirs.named_children()]
+    assert [type(c).__name__ for c in ours.children()] == \
+        [type(c).__name__ for c in theirs.children()]
+    assert [type(c).__name__ for c in ours.modules()] == \
+        [type(c).__name__ for c in theirs.modules()]
+    assert [n for n, _ in ours.named_parameters()] == [n for n, _ in theirs.named_parameters()]
+    assert [n for n, _ in ours.named_buffers()] == [n for n, _ in theirs.named_buffers()]
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    assert repr(ours) == repr(theirs)
+    visited, torch_visited = [], []
+    ours.apply(lambda m: visited.append(type(m).__name__))
+    theirs.apply(lambda m: torch_visited.append(type(m).__name__))
+    assert visited == torch_visited
+
+
+def test_train_eval_and_zero_grad_like_torch():
+    net = build_tree(nn)
+    assert net.eval() is net and not any(m.training for m in net.modules())
+    net.train()
+    assert all(m.training for m in net.modules())
+    net[0].train(False)
+    assert not net[0].conv.training and net[2].training
+    net(cnnlab.ones(1, 2, 3, 3)).sum().backward()
+    assert net[0].conv.weight.grad is not None
+    net.zero_grad(set_to_none=False)
+    assert net[0].conv.weight.grad.numpy().tolist() == [[[[0.0]], [[0.0]]]] * 2
+    net.zero_grad()
+    assert all(p.grad is None for p in net.parameters())
+
+
+def test_add_module_checks_names_like_torch():
+    with pytest.raises(KeyError, match="contain no '.'"):
+        nn.Sequential().add_module("a.b", nn.ReLU())
+    with pytest.raises(TypeError, match="must be a Module"):
+        nn.Sequential().add_module("a", 3)
+    module = nn.Module()
+    module.plain = 1
+    with pytest.raises(KeyError, match="already exists"):
+        module.add_module("plain", nn.ReLU())
+
+
+# --------------------------------------------------------------- activations
+
+ACTIVATIONS = {
+    "gelu": (lambda f, x: f.gelu(x), None),
+    "gelu-tanh": (lambda f, x: f.gelu(x, approximate="tanh"), None),
+    "leaky_relu": (lambda f, x: f.leaky_relu(x), None),
+    "leaky_relu-0.2": (lambda f, x: f.leaky_relu(x, 0.2), None),
+    "silu": (lambda f, x: f.silu(x), None),
+    "elu": (lambda f, x: f.elu(x), None),
+    "elu-0.5": (lambda f, x: f.elu(x, alpha=0.5), None),
+    "relu6": (lambda f, x: f.relu6(x), None),
+}
+
+
+@pytest.mark.parametrize("apply", [v[0] for v in ACTIVATIONS.values()], ids=ACTIVATIONS.keys())
+def test_activation_values_and_gradients_match_torch(apply):
+    # Includes exact zeros, 6, and large magnitudes (the erf branches of gelu).
+    values = np.concatenate([np.random.default_rng(0).normal(0, 3, size=200),
+                             [0.0, 6.0, -0.0, 2.9999, 3.0, -4.5, 5.99, 7.0, -30.0, 30.0]])
+    x = cnnlab.tensor(values, requires_grad=True)
+    tx = torch.tensor(values, requires_grad=True)
+    y, ty = apply(F, x), apply(torch.nn.functional, tx)
+    np.testing.assert_allclose(y.detach().numpy(), ty.detach().numpy(), rtol=1e-12,
+                               atol=1e-14)
+    y.sum().backward(), ty.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-8, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["GELU", "LeakyReLU", "SiLU", "ELU", "ReLU6", "ReLU"])
+def test_activation_modules_match_torch_in_float32(name):
+    data = np.random.default_rng(1).normal(0, 2, size=(3, 4)).astype(np.float32)
+    y = getattr(nn, name)()(cnnlab.tensor(data))
+    assert y.dtype == cnnlab.float32
+    np.testing.assert_allclose(y.numpy(), getattr(torch.nn, name)()(torch.tensor(data)).numpy(),
+                               rtol=1e-6, atol=1e-6)
+
+
+def test_erf_agrees_with_math_erf():
+    import math
+
+    from cnnlab.functional.nonlinear import erf
+    grid = np.concatenate([np.linspace(-7, 7, 4001), [np.inf, -np.inf, 0.0]])
+    expected = np.array([math.erf(v) for v in grid])
+    np.testing.assert_allclose(erf(grid), expected, rtol=0, atol=2e-15)
+    assert np.isnan(erf(np.array([np.nan]))[0])
+
+
+@pytest.mark.parametrize("shape", [(5,), (2, 5), (2, 3, 4), (2, 3, 2, 2)])
+def test_softmax_without_dim_picks_torchs_legacy_dim(shape):
+    data = np.random.default_rng(2).normal(size=shape)
+    with pytest.warns(UserWarning):
+        expected = torch.nn.Softmax()(torch.tensor(data)).numpy()
+    np.testing.assert_allclose(nn.Softmax()(cnnlab.tensor(data)).numpy(), expected,
+                               rtol=1e-12)
+
+
+def test_activation_errors():
+    with pytest.raises(ValueError, match="gelu: approximate must be 'none' or 'tanh', "
+                                         "got 'fast'"):
+        F.gelu(cnnlab.ones(2), approximate="fast")
+    with pytest.raises(TypeError, match="ReLU: inplace must be True or False"):
+        nn.ReLU(inplace="yes")
+    with pytest.raises(TypeError, match="leaky_relu: input must be a floating tensor"):
+        F.leaky_relu(cnnlab.tensor([1, 2]))
