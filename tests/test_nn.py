@@ -81,11 +81,13 @@ def test_state_dict_round_trip_and_errors():
     b.load_state_dict(state)
     for p, q in zip(a.parameters(), b.parameters()):
         assert np.array_equal(p.detach().numpy(), q.detach().numpy())
-    with pytest.raises(KeyError, match=r"missing keys \['11.bias'\]"):
+    with pytest.raises(RuntimeError, match=r'Missing key\(s\) in state_dict: "11.bias"\. '):
         b.load_state_dict(OrderedDict(list(state.items())[:-1]))
     bad = dict(state)
     bad["0.weight"] = cnnlab.zeros(6, 1, 3, 3)
-    with pytest.raises(ValueError, match=r"0.weight has shape \(6, 1, 3, 3\) in the state dict but \(6, 1, 5, 5\)"):
+    with pytest.raises(RuntimeError, match=r"size mismatch for 0.weight: copying a param with "
+                                           r"shape cnnlab.Size\(\[6, 1, 3, 3\]\) from checkpoint, "
+                                           r"the shape in current model is cnnlab.Size\(\[6, 1, 5, 5\]\)"):
         b.load_state_dict(bad)
 
 

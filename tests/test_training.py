@@ -220,7 +220,8 @@ def test_foreign_checkpoints_are_refused(tmp_path):
     training.save_checkpoint(other, layer, optim.SGD(layer.parameters(), lr=0.1), epoch=1)
     loaded = training.read_checkpoint(other)
     with pytest.raises(ValueError, match=r"other.npz: its weights do not fit the model: "
-                                         r"load_state_dict: missing keys \['0.weight'"):
+                                         r"Error\(s\) in loading state_dict for Sequential:"
+                                         r'\n\tMissing key\(s\) in state_dict: "0.weight"'):
         training.restore(loaded, model, path=other)
 
     adam = tmp_path / "adam.npz"

@@ -234,7 +234,9 @@ def square(a):
 
 
 def abs(a):
-    return _unary("Abs", a, np.abs, lambda x, out: np.sign(x), float_only=False)
+    # sign(NaN) taken as 0, as PyTorch's abs backward gives
+    return _unary("Abs", a, np.abs, lambda x, out: np.nan_to_num(np.sign(x)),
+                  float_only=False)
 
 
 def sign(a):
@@ -279,7 +281,9 @@ def _relu_forward(x: np.ndarray) -> np.ndarray:
 
 
 def relu(a):
-    return _unary("Relu", a, _relu_forward, lambda x, out: (x > 0).astype(x.dtype),
+    # The gradient passes wherever the output is not <= 0, NaN included (PyTorch's
+    # threshold_backward): a NaN input sends its incoming gradient on unchanged.
+    return _unary("Relu", a, _relu_forward, lambda x, out: (~(out <= 0)).astype(out.dtype),
                   float_only=False)
 
 
@@ -316,8 +320,10 @@ def maximum(a, b):
     x, y = _cast(a, dtype), _cast(b, dtype)
     out = np.maximum(x, y)
     share = np.where(x == y, 0.5, 1.0)
+    # "not smaller" rather than ">=": where either is NaN both get the whole gradient,
+    # as in PyTorch (its mask only removes the strictly smaller operand).
     return record("Maximum", out, (a, b),
-                  lambda g: (g * share * (x >= y), g * share * (y >= x)))
+                  lambda g: (g * share * ~(x < y), g * share * ~(y < x)))
 
 
 def minimum(a, b):
@@ -326,7 +332,7 @@ def minimum(a, b):
     out = np.minimum(x, y)
     share = np.where(x == y, 0.5, 1.0)
     return record("Minimum", out, (a, b),
-                  lambda g: (g * share * (x <= y), g * share * (y <= x)))
+                  lambda g: (g * share * ~(x > y), g * share * ~(y > x)))
 
 
 def where(condition, a, b):
@@ -553,7 +559,10 @@ def _amax(name, a, dim, keepdim, pick):
         kept = out if keepdim else np.expand_dims(out, dims)
         hits = x == kept
         count = np.sum(hits, axis=dims, keepdims=True)
-        return (np.where(hits, _expand_back(g, dims, keepdim, x.shape) / count, 0),)
+        # g * hits / count: where the extreme is NaN no element equals it, count is 0
+        # and the whole slice gets NaN, as in PyTorch
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return (_expand_back(g, dims, keepdim, x.shape) * hits / count,)
     return record(name.capitalize(), out, (a,), backward)
 
 
@@ -596,8 +605,18 @@ def cumsum(a, dim):
     return record("Cumsum", out, (a,), lambda g: (np.flip(np.cumsum(np.flip(g, axis), axis), axis),))
 
 
-def softmax(a, dim=-1) -> Tensor:
-    a = as_tensor(a, "softmax")
+def _cast_first(a, dtype, function) -> Tensor:
+    """``a`` converted to ``dtype`` (PyTorch's ``dtype=`` argument), differentiably."""
+    a = as_tensor(a, function)
+    return a if dtype is None else cast(a, dtypes.as_dtype(dtype))
+
+
+def softmax(a, dim=-1, dtype=None) -> Tensor:
+    """``exp(a) / sum(exp(a))`` along ``dim``; ``dtype`` converts ``a`` first (as PyTorch).
+
+    Beyond PyTorch: integer input is computed in float32 instead of refused.
+    """
+    a = _cast_first(a, dtype, "softmax")
     axis = a._dim(dim, "softmax")
     x = a.array if a.array.dtype.kind == "f" else a.array.astype(np.float32)
     # initial=-inf: an empty axis gives an empty result (as PyTorch), not a NumPy error
@@ -607,8 +626,9 @@ def softmax(a, dim=-1) -> Tensor:
                   lambda g: (out * (g - np.sum(g * out, axis=axis, keepdims=True)),))
 
 
-def log_softmax(a, dim=-1) -> Tensor:
-    a = as_tensor(a, "log_softmax")
+def log_softmax(a, dim=-1, dtype=None) -> Tensor:
+    """``log(softmax(a, dim))``, computed stably; ``dtype`` converts ``a`` first."""
+    a = _cast_first(a, dtype, "log_softmax")
     axis = a._dim(dim, "log_softmax")
     x = a.array if a.array.dtype.kind == "f" else a.array.astype(np.float32)
     shifted = x - np.max(x, axis=axis, keepdims=True, initial=-np.inf)
@@ -853,3 +873,7 @@ def chunk(a, chunks, dim=0):
 def numel(a) -> int:
     return as_tensor(a).numel()
 
+
+# prod, sort, argsort and topk live in ops_order.py (kept apart for length); they are
+# cnnlab.ops names too, so Tensor methods and cnnlab.* find them here.
+from .ops_order import SortResult, TopkResult, argsort, prod, sort, topk  # noqa: E402,F401

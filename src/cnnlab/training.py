@@ -345,7 +345,7 @@ def restore(loaded: dict, model, optimizer=None, path="checkpoint") -> None:
     """
     try:
         model.load_state_dict(loaded["model_state"])
-    except (KeyError, ValueError, TypeError) as error:
+    except (RuntimeError, KeyError, ValueError, TypeError) as error:
         message = error.args[0] if error.args else str(error)
         raise ValueError(f"{path}: its weights do not fit the model: {message}") from None
     if optimizer is not None:

@@ -3,14 +3,52 @@
 from __future__ import annotations
 
 import numbers
+import warnings
 
 import numpy as np
 
 from .. import ops
 from ..autograd import record
-from ..ops import as_tensor, flatten, log_softmax, relu, sigmoid, softmax, tanh
+from ..ops import as_tensor, flatten, relu, sigmoid, tanh
 
 __all__ = ["dropout", "flatten", "linear", "log_softmax", "relu", "sigmoid", "softmax", "tanh"]
+
+
+def _softmax_dim(input, dim, function):
+    """``dim``, or PyTorch's deprecated implicit choice (with its warning) when None:
+    dim 0 for 0-, 1- and 3-D input (unbatched), else dim 1 (the channels)."""
+    if dim is not None:
+        return dim
+    warnings.warn(f"Implicit dimension choice for {function} has been "
+                  "deprecated. Change the call to include dim=X as an argument.",
+                  UserWarning, stacklevel=3)
+    return 0 if input.array.ndim in (0, 1, 3) else 1
+
+
+def softmax(input, dim=None, _stacklevel=3, dtype=None):
+    """``exp(x) / sum(exp(x))`` along ``dim``, as ``torch.nn.functional.softmax``.
+
+    Parameters
+    ----------
+    input : array_like, any shape
+    dim : int
+        The dimension that sums to 1. Omitted: PyTorch's deprecated implicit choice
+        (dim 0 for 0-, 1- and 3-D input, else 1), with its warning.
+    dtype : cnnlab.dtype, optional
+        Convert the input to this dtype first (e.g. float64 for precision).
+
+    Returns
+    -------
+    Tensor, the input's shape
+    """
+    input = as_tensor(input, "softmax", "input")
+    return ops.softmax(input, _softmax_dim(input, dim, "softmax"), dtype=dtype)
+
+
+def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
+    """``log(softmax(x))`` along ``dim``, computed stably; arguments as :func:`softmax`."""
+    input = as_tensor(input, "log_softmax", "input")
+    return ops.log_softmax(input, _softmax_dim(input, dim, "log_softmax"), dtype=dtype)
 
 
 def linear(input, weight, bias=None):

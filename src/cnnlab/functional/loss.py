@@ -36,10 +36,14 @@ def _class_weight(weight, classes: int, function: str):
 
 
 def _classes_last(x: np.ndarray) -> np.ndarray:
-    """(N, C, d1, ...) -> (N * d1 * ..., C); (C,) -> (1, C)."""
+    """(N, C, d1, ...) -> (N * d1 * ..., C); (C,) -> (1, C).
+
+    The row count is given explicitly: ``reshape(-1, 0)`` cannot infer it when C is 0.
+    """
     if x.ndim == 1:
         return x[None, :]
-    return np.moveaxis(x, 1, -1).reshape(-1, x.shape[1])
+    rows = x.shape[0] * int(np.prod(x.shape[2:], dtype=np.int64))
+    return np.moveaxis(x, 1, -1).reshape(rows, x.shape[1])
 
 
 def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
@@ -87,19 +91,26 @@ def _nll_loss(input, target, weight, ignore_index, reduction, function):
     sample_weight = np.where(valid, w[safe_t], 0).astype(x.dtype)
     picked = flat_x[np.arange(flat_x.shape[0]), safe_t]
     losses = -sample_weight * picked
+    denominator = sample_weight.sum() if reduction == "mean" else 1
     if reduction == "none":
         out = losses.reshape(t.shape)
     elif reduction == "sum":
         out = np.asarray(losses.sum(), dtype=x.dtype)
     else:
-        out = np.asarray(losses.sum() / sample_weight.sum(), dtype=x.dtype)
-    denominator = sample_weight.sum() if reduction == "mean" else 1
+        # Every target ignored (or of weight 0): 0 / 0 = NaN, as in PyTorch.
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = np.asarray(losses.sum() / denominator, dtype=x.dtype)
 
     def backward(g):
-        per_sample = np.broadcast_to(g, t.shape).reshape(-1) if reduction == "none" \
-            else np.full(flat_t.shape, g / denominator, dtype=x.dtype)
-        grad = np.zeros_like(flat_x)
-        grad[np.arange(flat_x.shape[0]), safe_t] = -sample_weight * per_sample
+        # d loss / d x[i, t_i] = -w[t_i] * g / denominator, written only for targets
+        # that are not ignored (as PyTorch): with every target ignored the gradient is
+        # 0, not 0 * (1 / 0) = NaN.
+        with np.errstate(divide="ignore", invalid="ignore"):
+            per_sample = np.broadcast_to(g, t.shape).reshape(-1) if reduction == "none" \
+                else np.full(flat_t.shape, g / denominator, dtype=x.dtype)
+            rows = np.flatnonzero(valid)
+            grad = np.zeros_like(flat_x)
+            grad[rows, safe_t[rows]] = -sample_weight[rows] * per_sample[rows]
         if x.ndim == 1:
             return (grad[0],)
         moved_shape = (x.shape[0],) + x.shape[2:] + (classes,)
@@ -132,6 +143,11 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
     classes = input.array.shape[class_dim]
     weight = _class_weight(weight, classes, function)
     if target.array.dtype.kind == "f":
+        if ignore_index != -100:
+            raise ValueError(f"{function}: ignore_index={ignore_index} is not supported with "
+                             f"probability (floating point) targets, only with class-index "
+                             f"targets; leave ignore_index at its default -100 (PyTorch "
+                             f"refuses it too)")
         if target.array.shape != input.array.shape:
             raise ValueError(f"{function}: probability targets must have the input's shape "
                              f"{tuple(input.array.shape)}, got {tuple(target.array.shape)}")
@@ -147,7 +163,8 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
         if reduction == "none":
             return losses
         total = ops.sum(losses)
-        return total if reduction == "sum" else ops.div(total, losses.array.size or 1)
+        # mean over the batch elements; none (empty batch) gives 0 / 0 = NaN, as PyTorch
+        return total if reduction == "sum" else ops.div(total, losses.array.size)
     loss = _nll_loss(log_probs, target, weight, ignore_index, reduction, function)
     if not label_smoothing:
         return loss
@@ -156,17 +173,19 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
     shape[class_dim] = classes
     terms = log_probs if weight is None else ops.mul(log_probs, weight.reshape(shape))
     smooth = ops.neg(ops.sum(terms, class_dim))
-    valid = as_tensor((target.array != ignore_index).astype(input.array.dtype))
-    smooth = ops.mul(smooth, valid)
+    valid = target.array != ignore_index
+    # masked, not multiplied by 0/1: an ignored element's gradient is exactly 0 even when
+    # the mean below divides by 0 (every target ignored), as in PyTorch
+    smooth = ops.where(valid, smooth, 0.0)
     if reduction == "sum":
         smooth = ops.sum(smooth)
     elif reduction == "mean":
         if weight is None:
-            smooth = ops.div(ops.sum(smooth), float(valid.array.sum()))
+            smooth = ops.div(ops.sum(smooth), float(valid.sum()))
         else:
             w = weight.array
-            t = np.where(target.array != ignore_index, target.array, 0)
-            smooth = ops.div(ops.sum(smooth), float((w[t] * valid.array).sum()))
+            t = np.where(valid, target.array, 0)
+            smooth = ops.div(ops.sum(smooth), float((w[t] * valid).sum()))
     return ops.add(ops.mul(loss, 1 - label_smoothing), ops.mul(smooth, label_smoothing / classes))
 
 

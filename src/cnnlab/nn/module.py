@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
-import numpy as np
-
 from ..creation import to_array
 from ..tensor import Tensor
 
@@ -318,35 +316,39 @@ class Module:
                 module.state_dict(state, prefix + name + ".", keep_vars)
         return state
 
-    def load_state_dict(self, state_dict, strict: bool = True):
+    def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
         """Copy values from ``state_dict`` into this module's parameters and buffers.
+
+        Parameters
+        ----------
+        state_dict : Mapping of str -> tensor-like
+            Values may be cnnlab Tensors, NumPy arrays (beyond PyTorch, which takes
+            tensors only) or anything with ``.detach()`` / ``.numpy()`` / ``__array__``
+            such as torch tensors. Each is copied into the existing array, cast to its
+            dtype (as PyTorch's ``copy_``); lists and numbers are refused, as in PyTorch.
+        strict : bool
+            Missing and unexpected keys are errors; with False they are only returned.
+        assign : bool
+            Replace each parameter's data with (a copy of) the loaded value, dtype
+            included, instead of copying into it.
+
+        Returns
+        -------
+        (missing_keys, unexpected_keys) : named tuple of lists of str
+            PyTorch's ``_IncompatibleKeys``; prints ``<All keys matched successfully>``.
 
         Raises
         ------
-        KeyError
-            With ``strict``, when keys are missing or unexpected (all listed).
-        ValueError
-            When a value's shape differs from the parameter's.
+        RuntimeError
+            PyTorch's text: ``Error(s) in loading state_dict for Net:`` then, one per
+            line, the missing keys, the unexpected keys (with ``strict``), each size
+            mismatch and each value that is not tensor-like. Nothing is loaded then.
+        TypeError
+            When ``state_dict`` is not a mapping.
         """
-        own = self.state_dict()
-        missing = [key for key in own if key not in state_dict]
-        unexpected = [key for key in state_dict if key not in own]
-        if strict and (missing or unexpected):
-            raise KeyError(f"load_state_dict: missing keys {missing}, unexpected keys "
-                           f"{unexpected} for {type(self).__name__}")
-        for key, target in own.items():
-            if key not in state_dict:
-                continue
-            value = state_dict[key]
-            array = value.array if isinstance(value, Tensor) else np.asarray(value)
-            if array.shape != target.array.shape:
-                raise ValueError(f"load_state_dict: {key} has shape {tuple(array.shape)} in the "
-                                 f"state dict but {tuple(target.array.shape)} in the model")
-            if array.dtype.kind != target.array.dtype.kind:
-                raise TypeError(f"load_state_dict: {key} has dtype {array.dtype} in the state "
-                                f"dict but {target.array.dtype} in the model")
-            target.array[...] = array
-        return missing, unexpected
+        from .state_dict import load_state_dict
+
+        return load_state_dict(self, state_dict, strict=strict, assign=assign)
 
     # ------------------------------------------------------------------ repr
     def extra_repr(self) -> str:
