@@ -483,8 +483,30 @@ def std(a, dim=None, unbiased=True, keepdim=False, correction=None) -> Tensor:
 
 
 def norm(a, p=2, dim=None, keepdim=False) -> Tensor:
+    """The p-norm ``(sum |a|^p)^(1/p)`` over ``dim`` (all by default).
+
+    Gradient: d/da = sign(a) |a|^(p-1) / norm^(p-1), and 0 where the norm is 0 (the
+    subgradient PyTorch takes; the composition of pow and abs would give 0 * inf = NaN).
+    """
     a = as_tensor(a, "norm")
-    return pow(sum(pow(abs(a), p), dim, keepdim), 1.0 / p)
+    if isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0 < p < float("inf"):
+        raise ValueError(f"norm: p must be a finite number > 0, got {p!r}")
+    if a.array.dtype.kind != "f":
+        raise TypeError(f"norm: input dtype must be floating point, got {a.dtype!r}")
+    dims = _dims(a, dim, "norm")
+    x = a.array
+    magnitude = np.abs(x)
+    out = np.asarray(np.sum(magnitude ** p, axis=dims, keepdims=True) ** (1.0 / p))
+
+    def backward(g):
+        g = g if keepdim else np.expand_dims(g, dims)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            scale = np.where(out > 0, g / out ** (p - 1), 0.0)
+            direction = np.where(x != 0, np.sign(x) * magnitude ** (p - 1), 0.0)
+        return (direction * scale,)
+
+    result = out if keepdim else np.squeeze(out, axis=dims)
+    return record("Norm", np.asarray(result), (a,), backward)
 
 
 MaxResult = namedtuple("max", ["values", "indices"])
