@@ -160,3 +160,19 @@ def test_in_place_update_keeps_earlier_users_on_the_old_value():
         (z.sum() + (y * y).sum()).backward()
         results.append((a.grad.tolist(), b.grad.tolist()))
     assert results[0] == pytest.approx(results[1])
+
+
+@pytest.mark.parametrize("p", [1, 1.5, 2, 3])
+def test_norm_gradient_at_zero_is_zero_as_in_torch(p):
+    """Found by the random graphs: ``a / (b.norm(dim=1) + 1)`` with ``b = relu(x)``
+    gave NaN where a column of ``b`` was all zeros; PyTorch's subgradient is 0."""
+    data = np.random.default_rng(2).standard_normal((2, 3, 4))
+    data[0, :, 1] = 0
+    data[1] = 0
+    grads = []
+    for m in (cnnlab, torch):
+        x = m.tensor(data, requires_grad=True)
+        (x.norm(p, dim=1, keepdim=True) * m.tensor(np.arange(8.0).reshape(2, 1, 4))).sum().backward()
+        grads.append(x.grad.numpy())
+    np.testing.assert_allclose(grads[0], grads[1], rtol=1e-12)
+    assert not np.isnan(grads[0]).any()
