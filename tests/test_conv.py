@@ -10,7 +10,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import cnnlab
-from cnnlab.functional.conv import conv2d, conv_transpose2d, fold, unfold
+from cnnlab.functional import conv2d, conv_transpose2d, fold, unfold
 from cnnlab.kernels import conv as conv_kernels
 from cnnlab.kernels import window
 from reference_conv import conv2d_reference, conv_transpose2d_reference
@@ -390,10 +390,10 @@ def test_chunked_batch_gives_the_same_result(items_per_chunk, mode, chunk_spy, m
 
 def test_chunked_forward_does_not_keep_columns(monkeypatch, rng):
     x, w, b = random_conv(rng, 3, 2, 5, 5, 2, 3, 1)
-    _, cache = conv_kernels.conv2d_forward(x, w, b, (1, 1), ((1, 1), (1, 1)), (1, 1), 1)
+    _, cache = conv_kernels.conv_forward(x, w, b, (1, 1), ((1, 1), (1, 1)), (1, 1), 1)
     assert cache.cols is not None
     monkeypatch.setattr(window, "SCRATCH_BYTES", 1)
-    _, cache = conv_kernels.conv2d_forward(x, w, b, (1, 1), ((1, 1), (1, 1)), (1, 1), 1)
+    _, cache = conv_kernels.conv_forward(x, w, b, (1, 1), ((1, 1), (1, 1)), (1, 1), 1)
     assert cache.cols is None
 
 

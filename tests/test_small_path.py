@@ -171,15 +171,15 @@ def test_integer_convolution_is_exact(path, monkeypatch, rng):
 def test_kept_columns_give_the_backward_of_recomputed_ones(rng):
     (x, w, b), args = make_case(rng, SMALL_CASES["groups3-stride2-dilation2"])
     stride, dilation = pair(args["stride"]), pair(args["dilation"])
-    out, cache = conv_kernels.conv2d_forward(x, w, b, stride, args["padding"], dilation,
+    out, cache = conv_kernels.conv_forward(x, w, b, stride, args["padding"], dilation,
                                              args["groups"])
     assert cache.cols is not None
     dy = rng.standard_normal(out.shape)
-    kept = conv_kernels.conv2d_backward(dy, cache)
-    recomputed = conv_kernels.conv2d_backward(dy, cache._replace(cols=None))
+    kept = conv_kernels.conv_backward(dy, cache)
+    recomputed = conv_kernels.conv_backward(dy, cache._replace(cols=None))
     for a, b_ in zip(kept, recomputed):
         assert_close(a, b_, 1e-12)
-    _, cache = conv_kernels.conv2d_forward(x, w, b, stride, args["padding"], dilation,
+    _, cache = conv_kernels.conv_forward(x, w, b, stride, args["padding"], dilation,
                                            args["groups"], keep_cols=False)
     assert cache.cols is None
 
@@ -366,7 +366,7 @@ def test_cached_checks_see_a_different_input(rng):
 
 def test_plan_cache_is_bounded():
     from cnnlab.functional import conv as functional_conv
-    plans = functional_conv._CONV2D_PLANS
+    plans = functional_conv._PLANS
     for size in range(1, plans.size + 20):
         conv2d(np.ones((1, 1, 1, size)), np.ones((1, 1, 1, 1)))
         assert len(plans.plans) <= plans.size

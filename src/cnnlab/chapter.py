@@ -149,14 +149,14 @@ def _small_corr2d(X, K, out_shape):
     (:mod:`cnnlab.kernels.small`) computes the same numbers as one matrix product.
     """
     # the kernel computes integers in int64 (exact), floats in their dtype
-    out, cache = conv_kernels.conv2d_forward(X.array[None, None], K.array[None, None], None,
+    out, cache = conv_kernels.conv_forward(X.array[None, None], K.array[None, None], None,
                                              (1, 1), _NO_PADDING, (1, 1), 1,
                                              out_shape=out_shape, keep_cols=needs_grad(K))
     if out.dtype.kind != "f":  # integer tensors take no gradient
         return Tensor._wrap(out[0, 0].astype(np.float32))
 
     def backward(grad):
-        grad_x, grad_k, _ = conv_kernels.conv2d_backward(
+        grad_x, grad_k, _ = conv_kernels.conv_backward(
             grad[None, None], cache, X.requires_grad, K.requires_grad, need_bias=False)
         return (None if grad_x is None else grad_x[0, 0],
                 None if grad_k is None else grad_k[0, 0])

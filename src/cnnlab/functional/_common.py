@@ -9,20 +9,26 @@ from ..ops import as_tensor, reshape
 from ..tensor import Tensor
 
 
-def spatial_input(x, function: str, name: str = "input"):
-    """``x`` as a 4-D Tensor ``(N, C, H, W)`` and whether it came batched.
+#: How the unbatched and batched layouts are spelled in errors, by spatial axes.
+LAYOUTS = {1: ("(C, L)", "(N, C, L)"), 2: ("(C, H, W)", "(N, C, H, W)"),
+           3: ("(C, D, H, W)", "(N, C, D, H, W)")}
 
-    Accepts a Tensor, NumPy array or nested list of shape ``(C, H, W)`` or
-    ``(N, C, H, W)``; an unbatched input gets a batch axis of 1 (removed again by
-    :func:`restore_batch`).
+
+def spatial_input(x, function: str, name: str = "input", spatial: int = 2):
+    """``x`` as a Tensor ``(N, C, *spatial_size)`` and whether it came batched.
+
+    Accepts a Tensor, NumPy array or nested list with ``spatial`` spatial axes,
+    ``(C, H, W)`` or ``(N, C, H, W)`` for 2; an unbatched input gets a batch axis of 1
+    (removed again by :func:`restore_batch`).
     """
     tensor = as_tensor(x, function, name)
-    if tensor.array.ndim == 4:
+    if tensor.array.ndim == spatial + 2:
         return tensor, True
-    if tensor.array.ndim == 3:
+    if tensor.array.ndim == spatial + 1:
         return reshape(tensor, (1,) + tensor.array.shape), False
-    raise ValueError(f"{function}: {name} must be 3-D (C, H, W) or 4-D (N, C, H, W), "
-                     f"got shape {tuple(tensor.array.shape)}")
+    unbatched, batched = LAYOUTS[spatial]
+    raise ValueError(f"{function}: {name} must be {spatial + 1}-D {unbatched} or "
+                     f"{spatial + 2}-D {batched}, got shape {tuple(tensor.array.shape)}")
 
 
 def restore_batch(out: Tensor, batched: bool) -> Tensor:
