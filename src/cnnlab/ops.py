@@ -289,9 +289,12 @@ def relu(a):
 
 def sigmoid(a):
     def forward(x):
-        # exp of a non-positive number only: no overflow for large |x|
-        e = np.exp(-np.abs(x))
-        return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype)
+        # 1 / (1 + exp(-x)) in one buffer. For very negative x, exp(-x) overflows to
+        # inf (warning silenced by _unary) and the result is 0, the correctly rounded
+        # limit; for large x it is 1. Relative precision is kept at both ends.
+        e = np.exp(np.negative(x))
+        e += 1
+        return np.reciprocal(e, out=e)
     return _unary("Sigmoid", a, forward, lambda x, out: out * (1 - out))
 
 
