@@ -47,6 +47,8 @@ from .chapter import (corr2d, corr2d_multi_in, corr2d_multi_in_out,  # noqa: E40
 from .shapes import (conv2d_output_shape, conv_transpose2d_output_shape,  # noqa: E402
                      pool2d_output_shape)
 from . import models  # noqa: E402
+from . import utils  # noqa: E402
+from .utils.generator import Generator  # noqa: E402
 from .summary import summary  # noqa: E402
 from .serialization import load, load_weights, save, save_weights  # noqa: E402
 from .kernels.window import set_scratch_budget  # noqa: E402
