@@ -18,12 +18,12 @@ import cnnlab
 
 from . import _common as common
 from . import animate, channels, correlation, edges, fields, pooling, shape, tour
-from . import features, predict, summary, train
+from . import explore, features, predict, summary, train
 from . import run_torch
 from ..viz import VizUnavailable
 
 COMMANDS = [tour, correlation, edges, shape, fields, animate, pooling, channels,
-            summary, train, predict, features, run_torch]
+            summary, train, predict, features, explore, run_torch]
 
 
 def build_parser() -> argparse.ArgumentParser:
