@@ -8,6 +8,7 @@ folder (``pytest --basetemp=DIR`` keeps them where you want them).
 
 from __future__ import annotations
 
+import base64
 import shutil
 
 import numpy as np
@@ -80,7 +81,15 @@ def wait_text(driver, element_id, condition, timeout=30):
 
 
 def shot(driver, element_id, path):
-    driver.find_element(By.ID, element_id).screenshot(str(path))
+    """A PNG of the whole of ``#element_id``, even where it runs past the window."""
+    box = driver.execute_script(
+        "const b = arguments[0].getBoundingClientRect();"
+        "return [b.left + window.scrollX, b.top + window.scrollY, b.width, b.height];",
+        driver.find_element(By.ID, element_id))
+    clip = dict(zip(("x", "y", "width", "height"), box), scale=1)
+    data = driver.execute_cdp_cmd("Page.captureScreenshot",
+                                  {"format": "png", "clip": clip, "captureBeyondViewport": True})
+    path.write_bytes(base64.b64decode(data["data"]))
     assert path.stat().st_size > 1000
 
 

@@ -116,9 +116,11 @@ def decode_gray(source, formats=READ_FORMATS, max_pixels: int = MAX_PIXELS) -> n
         raise
     except Image.UnidentifiedImageError:
         raise ImageError(f"not an image in a known format ({', '.join(formats)})") from None
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
-        if isinstance(error, ImageError):
-            raise
+    except ImageError:
+        raise
+    except Exception as error:  # noqa: BLE001
+        # Pillow's decoders signal a broken file with many exception types (OSError,
+        # SyntaxError, EOFError, struct.error, IndexError, ...): all mean the same here.
         raise ImageError(f"the image cannot be decoded ({' '.join(str(error).split())})") from None
     return gray if alpha is None else composite(gray, alpha)
 

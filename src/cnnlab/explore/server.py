@@ -97,10 +97,12 @@ class Handler(BaseHTTPRequestHandler):
         try:
             size = int(length)
         except (TypeError, ValueError):
+            size = -1
+        if size < 0:
             self.close_connection = True
-            raise HttpError(HTTPStatus.LENGTH_REQUIRED,
-                            f"a Content-Length header is required, got {length!r:.40}") from None
-        if size < 0 or size > limit:
+            raise HttpError(HTTPStatus.LENGTH_REQUIRED, "a Content-Length header with the "
+                            f"body's size in bytes is required, got {length!r:.40}")
+        if size > limit:
             self.close_connection = True  # the body stays unread: drop the connection
             raise HttpError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
                             f"the request is {size:,} bytes; at most {limit:,} are accepted")
@@ -129,8 +131,10 @@ class Handler(BaseHTTPRequestHandler):
         try:
             route()
         except HttpError as error:
+            self.close_connection = True  # a body may be left unread
             self._json({"error": str(error)}, error.status)
         except RequestError as error:
+            self.close_connection = True
             self._json({"error": str(error)}, HTTPStatus.BAD_REQUEST)
         except (ConnectionError, TimeoutError):
             self.close_connection = True
