@@ -173,3 +173,32 @@ def test_load_state_dict_materialises_a_lazy_layer():
     x = cnnlab.randn(2, 3)
     np.testing.assert_array_equal(layer(x).detach().numpy(), source(x).detach().numpy())
     assert type(layer) is nn.Linear
+
+
+# ------------------------------------------------------------- nn.init additions
+
+
+@pytest.mark.parametrize("name", ["linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d",
+                                  "conv_transpose2d", "conv_transpose3d", "sigmoid", "tanh",
+                                  "relu", "leaky_relu", "selu"])
+def test_calculate_gain_matches_torch(name):
+    assert nn.init.calculate_gain(name) == pytest.approx(torch.nn.init.calculate_gain(name))
+
+
+def test_more_init_functions():
+    cnnlab.manual_seed(0)
+    t = nn.init.trunc_normal_(cnnlab.empty(4000), mean=1.0, std=2.0, a=-1.0, b=2.5)
+    values = t.numpy()
+    assert values.min() >= -1.0 and values.max() <= 2.5 and values.std() > 0.5
+    q = nn.init.orthogonal_(cnnlab.empty(3, 2, 2), gain=2.0).numpy().reshape(3, 4)
+    np.testing.assert_allclose(q @ q.T, 4 * np.eye(3), atol=1e-6)
+    q = nn.init.orthogonal_(cnnlab.empty(5, 2)).numpy()
+    np.testing.assert_allclose(q.T @ q, np.eye(2), atol=1e-6)
+    assert nn.init.eye_(cnnlab.empty(2, 3)).tolist() == [[1, 0, 0], [0, 1, 0]]
+    with pytest.raises(ValueError, match="kaiming_normal_: mode must be 'fan_in' or "
+                                         "'fan_out', got 'fan_avg'"):
+        nn.init.kaiming_normal_(cnnlab.empty(2, 2), mode="fan_avg")
+    # kaiming_normal_ with mode='fan_out' (ResNet's init) has torch's spread.
+    w = nn.init.kaiming_normal_(cnnlab.empty(64, 32, 3, 3), mode="fan_out",
+                                nonlinearity="relu").numpy()
+    assert w.std() == pytest.approx(np.sqrt(2 / (64 * 9)), rel=0.05)

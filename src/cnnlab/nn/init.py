@@ -12,9 +12,16 @@ import numpy as np
 from ..autograd import no_grad
 
 
+_LINEAR = ("linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
+           "conv_transpose3d", "sigmoid", "identity")
+
+
 def calculate_gain(nonlinearity: str, param=None) -> float:
-    if nonlinearity in ("linear", "conv2d", "conv_transpose2d", "sigmoid", "identity"):
+    """PyTorch's recommended gain for a nonlinearity (1 for the linear ones)."""
+    if nonlinearity in _LINEAR:
         return 1.0
+    if nonlinearity == "selu":
+        return 3.0 / 4
     if nonlinearity == "tanh":
         return 5.0 / 3
     if nonlinearity == "relu":
@@ -58,17 +65,23 @@ def ones_(tensor):
     return constant_(tensor, 1)
 
 
+def _fan(tensor, mode, function):
+    if mode not in ("fan_in", "fan_out"):
+        raise ValueError(f"{function}: mode must be 'fan_in' or 'fan_out', got {mode!r}")
+    fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
+    return fan_in if mode == "fan_in" else fan_out
+
+
 def kaiming_uniform_(tensor, a=0.0, mode="fan_in", nonlinearity="leaky_relu"):
     """U(-bound, bound) with ``bound = gain * sqrt(3 / fan)``."""
-    fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
-    fan = fan_in if mode == "fan_in" else fan_out
+    fan = _fan(tensor, mode, "kaiming_uniform_")
     bound = calculate_gain(nonlinearity, a) * math.sqrt(3.0 / fan) if fan else 0.0
     return uniform_(tensor, -bound, bound)
 
 
 def kaiming_normal_(tensor, a=0.0, mode="fan_in", nonlinearity="leaky_relu"):
-    fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
-    fan = fan_in if mode == "fan_in" else fan_out
+    """N(0, std^2) with ``std = gain / sqrt(fan)``."""
+    fan = _fan(tensor, mode, "kaiming_normal_")
     return normal_(tensor, 0.0, calculate_gain(nonlinearity, a) / math.sqrt(fan) if fan else 0.0)
 
 
@@ -81,6 +94,56 @@ def xavier_uniform_(tensor, gain=1.0):
 def xavier_normal_(tensor, gain=1.0):
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
     return normal_(tensor, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)))
+
+
+@no_grad()
+def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0):
+    """N(mean, std^2) restricted to [a, b]: draws outside are redrawn (rejection), which
+    gives the truncated distribution exactly (PyTorch inverts the CDF instead, so the
+    numbers differ, the distribution does not)."""
+    if not a < b:
+        raise ValueError(f"trunc_normal_: need a < b, got a={a!r}, b={b!r}")
+    from ..creation import _rng
+
+    values = np.empty(tensor.array.shape, dtype=np.float64)
+    todo = np.ones(values.shape, dtype=bool)
+    while todo.any():
+        values[todo] = _rng().normal(mean, std, int(todo.sum()))
+        todo = (values < a) | (values > b)
+    tensor.array[...] = values
+    return tensor
+
+
+@no_grad()
+def eye_(tensor):
+    """The identity matrix (a 2-D tensor)."""
+    if tensor.array.ndim != 2:
+        raise ValueError(f"eye_: only 2-D tensors are supported, got shape "
+                         f"{tuple(tensor.array.shape)}")
+    tensor.array[...] = np.eye(*tensor.array.shape)
+    return tensor
+
+
+@no_grad()
+def orthogonal_(tensor, gain=1.0):
+    """A (semi-)orthogonal matrix, from the QR decomposition of a Gaussian matrix with
+    the signs of R's diagonal folded into Q (so Q is uniformly distributed); dimensions
+    after the first are flattened, as PyTorch."""
+    if tensor.array.ndim < 2:
+        raise ValueError("orthogonal_: only tensors with 2 or more dimensions are supported")
+    from ..creation import _rng
+
+    rows = tensor.array.shape[0]
+    cols = tensor.array.size // rows if rows else 0
+    flat = _rng().normal(0.0, 1.0, (rows, cols))
+    if rows < cols:
+        flat = flat.T
+    q, r = np.linalg.qr(flat)
+    q *= np.sign(np.diag(r))
+    if rows < cols:
+        q = q.T
+    tensor.array[...] = (gain * q).reshape(tensor.array.shape)
+    return tensor
 
 
 def default_layer_init_(weight, bias):

@@ -7,8 +7,8 @@ import numbers
 
 import numpy as np
 
-from .autograd import no_grad
-from .tensor import Tensor
+from ..autograd import no_grad
+from ..tensor import Tensor
 
 
 class Optimizer:
@@ -64,7 +64,7 @@ class Optimizer:
         """Update every parameter that has a gradient; returns ``closure()`` if given."""
         loss = None
         if closure is not None:
-            from .autograd import enable_grad
+            from ..autograd import enable_grad
 
             with enable_grad():
                 loss = closure()

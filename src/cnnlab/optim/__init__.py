@@ -1,0 +1,11 @@
+"""``cnnlab.optim``: optimisers with PyTorch's update rules, and learning-rate schedules.
+
+``SGD`` and ``Adam`` (:mod:`cnnlab.optim.optimizers`); ``lr_scheduler`` holds
+``StepLR``, ``MultiStepLR``, ``ExponentialLR``, ``CosineAnnealingLR``, ``LambdaLR``,
+``OneCycleLR`` and ``ReduceLROnPlateau``, as ``torch.optim.lr_scheduler``.
+"""
+
+from . import lr_scheduler  # noqa: F401
+from .optimizers import SGD, Adam, Optimizer
+
+__all__ = ["Adam", "Optimizer", "SGD", "lr_scheduler"]
