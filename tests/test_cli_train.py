@@ -243,6 +243,42 @@ def test_predict_quiet_and_non_square_images(trained, test_digits, tmp_path, cap
                         r"[\d.]+\n", out), out
 
 
+def test_predict_reads_a_dark_digit_on_transparency(trained, test_digits, tmp_path, capsys):
+    """A dark digit on a transparent PNG (transparent pixels stored black) is the digit,
+    not a black square: the same answer as the opaque light-on-dark original."""
+    folder, _, _ = trained
+    images, _ = test_digits
+    rgba = np.zeros((28, 28, 4), np.uint8)
+    rgba[..., 3] = images[0]  # the ink is opaque, the background transparent black
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "transparent.png")
+    Image.fromarray(images[0], "L").save(tmp_path / "opaque.png")
+    status, out, _ = run(capsys, "predict", "--checkpoint", folder / "checkpoint.npz",
+                         "--quiet", tmp_path / "transparent.png", tmp_path / "opaque.png")
+    assert status == 0
+    first, second = out.splitlines()
+    assert first.split(": ", 1)[1] == second.split(": ", 1)[1]
+    from cnnlab.digits import decode_gray
+
+    gray = decode_gray(tmp_path / "transparent.png")
+    # composited over white: the ink stays dark (black), the background white
+    np.testing.assert_allclose(gray, 1 - images[0] / 255, atol=1 / 255 + 1e-6)
+
+
+def test_predict_goes_on_after_a_bad_image(trained, test_digits, tmp_path, capsys):
+    folder, _, _ = trained
+    images, _ = test_digits
+    paths = save_digits(tmp_path, images[:2], invert=False)
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 30)
+    status, out, err = run(capsys, "predict", "--checkpoint", folder / "checkpoint.npz",
+                           "--quiet", paths[0], broken, paths[1])
+    assert status == 2
+    assert [line.split(":")[0] for line in out.splitlines()] == [str(p) for p in paths]
+    assert err.splitlines() == [
+        f"error: cannot read image '{broken}': not an image in a known format (PNG, JPEG, "
+        "GIF, BMP, TIFF, WEBP)", "error: 1 of 3 images could not be read"]
+
+
 def test_prepare_digit(test_digits):
     images, _ = test_digits
     digit = images[1]

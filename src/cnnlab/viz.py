@@ -130,7 +130,11 @@ def diverging_colours(values: np.ndarray, vmax: float | None = None) -> np.ndarr
 
 
 def read_gray(path) -> np.ndarray:
-    """An image file (any format Pillow reads) as grayscale values in [0, 1].
+    """An image file as grayscale values in [0, 1], transparency composited.
+
+    :func:`cnnlab.digits.decode_gray`: PNG, JPEG, GIF, BMP, TIFF or WebP, at most
+    :data:`cnnlab.digits.MAX_PIXELS` pixels; a dark drawing on a transparent background
+    comes back dark on white (not black on black).
 
     Returns
     -------
@@ -139,15 +143,12 @@ def read_gray(path) -> np.ndarray:
     Raises
     ------
     OSError
-        If the file is missing or not an image; ValueError if it is too large.
+        If the file is missing; ValueError (:class:`cnnlab.digits.ImageError`) if it is
+        not an image, is truncated or is too large.
     """
-    Image, _ = _pil()
-    try:
-        with Image.open(path) as image:
-            gray = image.convert("L")
-    except Image.DecompressionBombError as error:
-        raise ValueError(str(error)) from None
-    return np.asarray(gray, dtype=np.float32) / np.float32(255)
+    from .digits import decode_gray  # digits imports this module
+
+    return decode_gray(path)
 
 
 def _upscale(array: np.ndarray, scale: int) -> np.ndarray:

@@ -17,7 +17,7 @@ from . import _common as common
 from .edges import read_image
 from .predict import class_label, load_model, prepare_digit, probabilities
 
-DEFAULT_OUT = "features.png"
+DEFAULT_OUT = f"{common.DEFAULT_OUT}/features.png"
 
 
 def first_conv(model):

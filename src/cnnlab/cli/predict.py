@@ -1,62 +1,30 @@
 """``cnnlab predict``: classify digit images with a checkpoint written by ``cnnlab train``.
 
-Each image is prepared as MNIST's digits look (:func:`prepare_digit`): grayscale, a
-light digit on a dark background (a dark-on-light image is inverted), padded to a
-square and resized to 28x28, then normalised like the training images.
+Each image is read by :mod:`cnnlab.digits` (the reader ``cnnlab explore``'s uploads use
+too): transparency composited over the background that contrasts with the drawing,
+grayscale, a light digit on a dark background (a dark-on-light image is inverted),
+padded to a square and resized to 28x28, then normalised like the training images. An
+image that cannot be read is reported and skipped; the others are still classified, and
+the exit status is 2.
 """
 
 from __future__ import annotations
+
+import sys
 
 import numpy as np
 
 import cnnlab
 from cnnlab import training, viz
 from cnnlab.data import to_tensor
+from cnnlab.digits import IMAGE_SIZE, prepare_digit
 from cnnlab.models import MODELS
 
 from . import _common as common
 from .edges import read_image
 from .train import one_line, read_checkpoint
 
-IMAGE_SIZE = (28, 28)
-
-
-def prepare_digit(gray, size=IMAGE_SIZE):
-    """An image as an MNIST-like digit: light on dark, square, ``size``, uint8.
-
-    Parameters
-    ----------
-    gray : numpy.ndarray, shape (H, W), values in [0, 1]
-
-    Returns
-    -------
-    digit : numpy.ndarray of uint8, shape ``size``
-    inverted : bool
-        Whether the image was dark on light (the mean of its border, a ring
-        ``max(1, min(H, W) // 14)`` pixels wide, above 0.5) and so was inverted.
-
-    Notes
-    -----
-    A non-square image is padded, centred, with its border's median level so that
-    resizing keeps the digit's proportions. Resizing is bilinear, averaging when
-    shrinking (:func:`cnnlab.viz.resize_gray`). A 28x28 light-on-dark image comes back
-    unchanged; its inverse comes back as the original.
-    """
-    gray = np.asarray(gray, dtype=np.float32)
-    height, width = gray.shape
-    ring = max(1, min(height, width) // 14)
-    border = np.concatenate([gray[:ring].ravel(), gray[-ring:].ravel(),
-                             gray[:, :ring].ravel(), gray[:, -ring:].ravel()])
-    inverted = bool(border.mean() > 0.5)
-    if inverted:
-        gray = 1 - gray
-        border = 1 - border
-    side = max(height, width)
-    top, left = (side - height) // 2, (side - width) // 2
-    gray = np.pad(gray, ((top, side - height - top), (left, side - width - left)),
-                  constant_values=float(np.median(border)))
-    gray = viz.resize_gray(gray, size)
-    return np.round(np.clip(gray, 0, 1) * 255).astype(np.uint8), inverted
+__all__ = ["IMAGE_SIZE", "class_label", "load_model", "prepare_digit", "probabilities"]
 
 
 def load_model(path):
@@ -97,12 +65,19 @@ def run(args) -> int:
     viz.check_available()
     report = common.Report(args.quiet)
     model, metadata = load_model(args.checkpoint)
-    prepared = []
+    prepared, failures = [], 0
     for path in args.images:
-        gray = read_image(path)
-        if min(gray.shape) < 1:
-            raise common.CliError(f"cannot read image '{path}': it has no pixels")
+        try:
+            gray = read_image(path)
+            if min(gray.shape) < 1:
+                raise common.CliError(f"cannot read image '{path}': it has no pixels")
+        except common.CliError as error:  # report it, go on with the others
+            print(f"error: {error}", file=sys.stderr)
+            failures += 1
+            continue
         prepared.append((path, gray.shape, *prepare_digit(gray)))
+    if not prepared:
+        return 2
     report.say(f"{metadata['model']} trained on {metadata['dataset']} "
                f"({args.checkpoint}); images made light-on-dark, square and 28x28, "
                f"normalised with mean {metadata['normalize'][0]}, std "
@@ -118,6 +93,10 @@ def run(args) -> int:
             line += f" (next: {runner_up}, {row[runner_up]:.4f})"
             line += f"; {', '.join(notes)}" if notes else ""
         report.show(line)
+    if failures:
+        print(f"error: {failures} of {len(args.images)} images could not be read",
+              file=sys.stderr)
+        return 2
     return 0
 
 
@@ -128,8 +107,11 @@ def register(commands) -> None:
             "Classify PNG/JPEG images with a checkpoint written by 'cnnlab train': print, per "
             "image, the most probable class and its probability (softmax). Each image is "
             "converted to grayscale, inverted if it is dark on light (a bright border), padded "
-            "to a square, resized to 28x28 and normalised like the training images. Digits "
-            "that fill about two thirds of the picture, centred, look most like MNIST's.",
+            "to a square, resized to 28x28 and normalised like the training images; a "
+            "transparent background is filled with the colour that contrasts with the "
+            "drawing. Digits that fill about two thirds of the picture, centred, look most "
+            "like MNIST's. An image that cannot be read is reported and skipped; the exit "
+            "status is then 2.",
             ["cnnlab predict --checkpoint runs/lenet/checkpoint.npz digit.png",
              "cnnlab predict --checkpoint runs/lenet/checkpoint.npz --quiet *.png"]),
         formatter_class=common.HelpFormatter)
