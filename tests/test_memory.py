@@ -8,7 +8,7 @@ import pytest
 import cnnlab
 import cnnlab.functional as F
 from cnnlab.kernels import buffers
-from cnnlab.kernels import pool as pool_kernels
+from cnnlab.kernels import pool_chunks as pool_kernels
 from cnnlab.kernels import window
 
 BUDGET = 256 * 1024  # a small budget, so that a modest input needs many chunks

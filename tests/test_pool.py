@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 import cnnlab
 import cnnlab.functional as F
-from cnnlab.kernels import pool as pool_kernels
+from cnnlab.kernels import adaptive as pool_kernels
 from reference_pool import (adaptive_avg_pool2d_reference, adaptive_max_pool2d_reference,
                             avg_pool2d_reference, lp_pool2d_reference, max_pool2d_reference,
                             max_unpool2d_reference, pooled_size, scatter_reference)
@@ -828,7 +828,7 @@ def test_errors_are_clear(call, error, message):
 
 def test_kernel_unpool_rejects_out_of_range_indices():
     with pytest.raises(ValueError, match=r"max_unpool2d: found an invalid max index 4"):
-        pool_kernels.max_unpool2d(np.ones((1, 1, 1, 1)), np.array([[[[4]]]]), (2, 2))
+        pool_kernels.max_unpool(np.ones((1, 1, 1, 1)), np.array([[[[4]]]]), (2, 2))
 
 
 def test_tap_parts_are_exactly_the_reads_inside_the_input():

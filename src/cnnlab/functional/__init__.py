@@ -16,5 +16,8 @@ from .loss import cross_entropy, mse_loss, nll_loss
 from .nonlinear import elu, gelu, leaky_relu, relu6, silu
 from .normalization import batch_norm, group_norm, layer_norm
 from .padding import convolve2d, correlate2d, pad
-from .pool import (adaptive_avg_pool2d, adaptive_max_pool2d, avg_pool2d, lp_pool2d,
-                   max_pool2d, max_unpool2d)
+from .pool import (avg_pool1d, avg_pool2d, avg_pool3d, lp_pool1d, lp_pool2d, lp_pool3d,
+                   max_pool1d, max_pool2d, max_pool3d)
+from .adaptive_pool import (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_avg_pool3d,
+                            adaptive_max_pool1d, adaptive_max_pool2d, adaptive_max_pool3d,
+                            max_unpool1d, max_unpool2d, max_unpool3d)

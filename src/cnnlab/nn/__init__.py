@@ -14,8 +14,10 @@ from .lazy import (LazyBatchNorm1d, LazyBatchNorm2d, LazyBatchNorm3d, LazyConv2d
 from .module import Identity, Module, ModuleList, Parameter, Sequential
 from .norm import BatchNorm1d, BatchNorm2d, BatchNorm3d, GroupNorm, LayerNorm
 from .upsample import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d
-from .pool import (AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool2d, LPPool2d, MaxPool2d,
-                   MaxUnpool2d)
+from .pool import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveAvgPool3d, AdaptiveMaxPool1d,
+                   AdaptiveMaxPool2d, AdaptiveMaxPool3d, AvgPool1d, AvgPool2d, AvgPool3d,
+                   LPPool1d, LPPool2d, LPPool3d, MaxPool1d, MaxPool2d, MaxPool3d, MaxUnpool1d,
+                   MaxUnpool2d, MaxUnpool3d)
 
 # ``import cnnlab.nn.functional as F`` works as with torch: it is cnnlab.functional.
 _sys.modules[__name__ + ".functional"] = functional
