@@ -202,3 +202,15 @@ def test_more_init_functions():
     w = nn.init.kaiming_normal_(cnnlab.empty(64, 32, 3, 3), mode="fan_out",
                                 nonlinearity="relu").numpy()
     assert w.std() == pytest.approx(np.sqrt(2 / (64 * 9)), rel=0.05)
+
+
+def test_load_state_dict_materialises_nested_lazy_layers():
+    source = nn.Sequential(nn.Conv2d(2, 3, 3), nn.BatchNorm2d(3), nn.Flatten(), nn.Linear(12, 2))
+    source(cnnlab.randn(2, 2, 4, 4))
+    lazy = nn.Sequential(nn.LazyConv2d(3, 3), nn.LazyBatchNorm2d(), nn.Flatten(),
+                         nn.LazyLinear(2))
+    lazy.load_state_dict(source.state_dict())
+    x = cnnlab.randn(2, 2, 4, 4)
+    source.eval(), lazy.eval()
+    np.testing.assert_array_equal(lazy(x).detach().numpy(), source(x).detach().numpy())
+    assert [type(m) for m in lazy] == [type(m) for m in source]

@@ -80,6 +80,33 @@ MODULES = {
 }
 
 
+# Families whose N-d members take the same int arguments, for every N cnnlab has.
+FAMILIES = {
+    "Conv{}d": lambda cls: cls(2, 4, 3, stride=2, padding=1, bias=False),
+    "ConvTranspose{}d": lambda cls: cls(2, 4, 3, stride=2, output_padding=1),
+    "LazyConv{}d": lambda cls: cls(4, 3, dilation=2),
+    "LazyConvTranspose{}d": lambda cls: cls(4, 3, groups=2),
+    "MaxPool{}d": lambda cls: cls(3, stride=2, padding=1),
+    "AvgPool{}d": lambda cls: cls(2),
+    "LPPool{}d": lambda cls: cls(2, 3),
+    "AdaptiveAvgPool{}d": lambda cls: cls(4),
+    "AdaptiveMaxPool{}d": lambda cls: cls(2),
+    "MaxUnpool{}d": lambda cls: cls(2),
+    "Dropout{}d": lambda cls: cls(0.2),
+    "ZeroPad{}d": lambda cls: cls(1),
+    "ConstantPad{}d": lambda cls: cls(1, 0.5),
+    "ReflectionPad{}d": lambda cls: cls(2),
+    "ReplicationPad{}d": lambda cls: cls(1),
+    "CircularPad{}d": lambda cls: cls(1),
+}
+for _family, _build in FAMILIES.items():
+    for _n in (1, 2, 3):
+        _name = _family.format(_n)
+        if hasattr(nn, _name) and _name not in MODULES:
+            MODULES[_name] = (lambda name, build: lambda m: build(getattr(m, name)))(_name,
+                                                                                   _build)
+
+
 def test_every_cnnlab_module_is_covered():
     names = {name.split("-")[0] for name in MODULES} | {"Module", "ModuleList", "Sequential",
                                                        "Parameter", "LazyModuleMixin",
@@ -229,3 +256,14 @@ def test_activation_errors():
         nn.ReLU(inplace="yes")
     with pytest.raises(TypeError, match="leaky_relu: input must be a floating tensor"):
         F.leaky_relu(cnnlab.tensor([1, 2]))
+
+
+def test_assigning_to_a_parameter_name_like_torch():
+    layer = nn.Linear(2, 3)
+    with pytest.raises(TypeError, match="cannot assign 'Tensor' as parameter 'weight'"):
+        layer.weight = cnnlab.zeros(3, 2)
+    layer.bias = None
+    assert [n for n, _ in layer.named_parameters()] == ["weight"]
+    assert "bias" in layer._parameters and repr(layer).endswith("bias=False)")
+    layer.weight = nn.Parameter(cnnlab.ones(3, 2))
+    assert layer.weight.sum().item() == 6

@@ -12,6 +12,8 @@ random draws), and turns the module into the eager class: after ``net(x)``,
 Before that first call a placeholder has no shape or values: using one in a
 computation, ``.shape`` or ``numel()`` raises, as in PyTorch. An optimiser over
 placeholders may be stepped (they have no gradient and are skipped).
+``load_state_dict`` gives placeholders the shapes of the loaded values (the layer
+stays lazy until its first call, as in PyTorch).
 
 Making another layer lazy takes a subclass of :class:`LazyModuleMixin` and the eager
 class with ``cls_to_become`` set, an ``__init__`` that calls :meth:`_build_lazy`, and an
@@ -182,20 +184,6 @@ class LazyModuleMixin:
         if self.cls_to_become is not None:
             self.__class__ = self.cls_to_become
         return Module.__call__(self, *args, **kwargs)
-
-    def load_state_dict(self, state_dict, *args, **kwargs):
-        """Give the placeholders the shapes found in ``state_dict``, then load it.
-
-        The module stays lazy (its class unchanged) until its first forward, as in
-        PyTorch.
-        """
-        for table in (self._parameters, self._buffers):
-            for name, value in table.items():
-                if getattr(value, "is_uninitialized", False) and name in state_dict:
-                    source = state_dict[name]
-                    value.materialize(np.shape(source.array if isinstance(source, Tensor)
-                                               else source))
-        return super().load_state_dict(state_dict, *args, **kwargs)
 
 
 # ------------------------------------------------------------------ layers

@@ -76,6 +76,13 @@ class Module:
                                                         and not isinstance(value, Parameter))):
             self._buffers[name] = value   # assigning to a buffer keeps it a buffer (PyTorch)
             return
+        if name in self._parameters and not isinstance(value, Parameter):
+            if value is not None:
+                raise TypeError(f"cannot assign {type(value).__name__!r} as parameter "
+                                f"{name!r} (a Parameter or None expected; wrap it: "
+                                f"nn.Parameter(value))")
+            self._parameters[name] = None   # as register_parameter(name, None)
+            return
         for table in (self._parameters, self._buffers, self._modules):
             table.pop(name, None)
         self._non_persistent_buffers_set.discard(name)
