@@ -72,8 +72,11 @@ def test_train_prints_epochs_files_and_the_accuracy_last(trained):
     progress = [line for line in err.split("\n") if line.startswith("epoch ")]
     assert len(progress) == 20 and "\r" not in err
     assert re.fullmatch(r"epoch 1/2 \[#{2}\.{22}\]  10% 1/10  loss \d\.\d{4}  acc \d\.\d{4}  "
-                        r"[\d,]+ img/s  ETA \d+:\d\d", progress[0]), progress[0]
+                        r"[\d,]+ img/s  ETA \d+:\d\d  run ETA \d+:\d\d", progress[0]), progress[0]
     assert progress[9].startswith("epoch 1/2 [" + "#" * 24 + "] 100% 10/10")
+    # The epoch is done: nothing left of it, only the second epoch of the run.
+    assert re.search(r"  ETA 0:00  run ETA \d+:\d\d$", progress[9]), progress[9]
+    assert re.search(r"  ETA 0:00$", progress[19]), progress[19]
     assert err.count("evaluating on 200 test images\n") == 2
 
 

@@ -136,6 +136,9 @@ def test_progress_reports_every_step(mnist):
     assert last.images_per_s > 0
     # Left: this epoch's remaining 0 images plus one more epoch of 200.
     assert last.eta_s == pytest.approx(200 / last.images_per_s)
+    # This epoch alone: 136 images left after the first step, nothing after the last.
+    assert seen[0].epoch_eta_s == pytest.approx(136 / seen[0].images_per_s)
+    assert last.epoch_eta_s == 0.0
 
 
 def test_epoch_order_depends_on_seed_and_epoch_only():

@@ -72,6 +72,15 @@ class Progress:
         left = self.epoch_images - self.images + self.epoch_images * (self.epochs - self.epoch)
         return left / rate if rate > 0 else math.inf
 
+    @property
+    def epoch_eta_s(self) -> float:
+        """Seconds left to the end of this epoch's training (0 after its last step);
+        ``inf`` before the speed is known."""
+        rate = self.images_per_s
+        if self.images >= self.epoch_images:
+            return 0.0
+        return (self.epoch_images - self.images) / rate if rate > 0 else math.inf
+
 
 @dataclass
 class EpochResult:

@@ -47,6 +47,9 @@ def duration(seconds: float) -> str:
 class ProgressBar:
     """Draws :class:`cnnlab.training.Progress` on ``stream`` (stderr).
 
+    ``ETA`` is the time left in this epoch (0:00 once its last step is done); a run of
+    several epochs also shows ``run ETA``, the time left to the end of the last epoch.
+
     On a terminal the line is redrawn in place (``\\r``), at most every
     ``min_interval_s`` seconds; otherwise (a log file, a pipe) one line is written each
     time another tenth of the epoch is done.
@@ -71,7 +74,8 @@ class ProgressBar:
         bar = "#" * filled + "." * (ProgressBar.WIDTH - filled)
         return (f"epoch {p.epoch}/{p.epochs} [{bar}] {100 * p.step / p.steps:3.0f}% "
                 f"{p.step}/{p.steps}  loss {p.loss:.4f}  acc {p.accuracy:.4f}  "
-                f"{p.images_per_s:,.0f} img/s  ETA {duration(p.eta_s)}")
+                f"{p.images_per_s:,.0f} img/s  ETA {duration(p.epoch_eta_s)}"
+                + (f"  run ETA {duration(p.eta_s)}" if p.epoch < p.epochs else ""))
 
     def __call__(self, progress) -> None:
         done = progress.step == progress.steps
