@@ -45,7 +45,7 @@ ALLOWED = ("None, bool, int, float, str, list, tuple, dict (str/int/bool/None ke
 
 
 # ------------------------------------------------------------------ public API
-def save_weights(model_or_state_dict, path) -> None:
+def save_weights(model_or_state_dict, path, metadata=None) -> None:
     """Write a model's weights (or a state dict) to a safetensors file, atomically.
 
     Parameters
@@ -55,12 +55,15 @@ def save_weights(model_or_state_dict, path) -> None:
         mapping of names to arrays.
     path : str or os.PathLike
         The file to write; ``.safetensors`` is customary.
+    metadata : dict of str -> str, optional
+        Written in the header's ``__metadata__`` beside cnnlab's own entry (e.g. class
+        names for ``cnnlab predict``); read back with :func:`read_metadata`.
 
     Raises
     ------
     TypeError
-        When a key is not a str or a value is not a tensor or numeric array; nothing is
-        written.
+        When a key is not a str or a value is not a tensor or numeric array, or the
+        metadata is not str -> str; nothing is written.
 
     Notes
     -----
@@ -83,7 +86,18 @@ def save_weights(model_or_state_dict, path) -> None:
     tensors = _flat_tensors(state, "save_weights")
     header = {"format": FORMAT, "version": VERSION, "kind": "state_dict",
               "order": list(tensors)}
-    write_safetensors(path, tensors, {METADATA_KEY: json.dumps(header)})
+    extra = dict(metadata or {})
+    if not all(isinstance(k, str) and isinstance(v, str) for k, v in extra.items()) \
+            or METADATA_KEY in extra:
+        raise TypeError(f"save_weights: metadata must map str to str (and not use the key "
+                        f"{METADATA_KEY!r}), got {metadata!r}")
+    write_safetensors(path, tensors, {**extra, METADATA_KEY: json.dumps(header)})
+
+
+def read_metadata(path) -> dict:
+    """The ``__metadata__`` (str -> str) of a safetensors file, checked as
+    :func:`load_weights` checks the file."""
+    return read_safetensors(path, "read_metadata")[1]
 
 
 def load_weights(path) -> "OrderedDict[str, Tensor]":

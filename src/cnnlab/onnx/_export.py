@@ -18,7 +18,7 @@ MIN_OPSET, MAX_OPSET = 13, 21
 
 
 def export(model, example_input, path, opset_version=17, dynamic_batch=True,
-           input_name="input", output_name="output"):
+           input_name="input", output_name="output", metadata=None):
     """Write ``model`` as an ONNX file, traced on ``example_input``.
 
     Parameters
@@ -37,6 +37,8 @@ def export(model, example_input, path, opset_version=17, dynamic_batch=True,
     dynamic_batch : bool, default True
         Make the first dimension of the input and output symbolic (``"N"``).
     input_name, output_name : str
+    metadata : dict of str -> str, optional
+        Stored as the model's ``metadata_props`` (e.g. class names).
 
     Returns
     -------
@@ -105,6 +107,8 @@ def export(model, example_input, path, opset_version=17, dynamic_batch=True,
         graph, opset_imports=[builder.helper.make_opsetid("", opset_version)],
         producer_name="cnnlab")
     model_proto.ir_version = min(model_proto.ir_version, 9)  # readable by older runtimes
+    if metadata:
+        builder.helper.set_model_props(model_proto, {str(k): str(v) for k, v in metadata.items()})
     onnx.checker.check_model(model_proto, full_check=True)
     from ..checkpoint import write_atomically
     data = model_proto.SerializeToString()

@@ -249,7 +249,7 @@ def upsample(builder, call, inputs):
                           f"{sorted(modes)}")
     mode, transform = modes[module.mode]
     if transform is None:
-        transform = "align_corners" if module.align_corners else "pytorch_half_pixel"
+        transform = "align_corners" if module.align_corners else "half_pixel"
     extra = {"nearest_mode": "floor"} if mode == "nearest" else {}
     if mode == "cubic":
         extra["cubic_coeff_a"] = -0.75  # PyTorch's bicubic kernel
