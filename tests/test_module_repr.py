@@ -267,3 +267,20 @@ def test_assigning_to_a_parameter_name_like_torch():
     assert "bias" in layer._parameters and repr(layer).endswith("bias=False)")
     layer.weight = nn.Parameter(cnnlab.ones(3, 2))
     assert layer.weight.sum().item() == 6
+
+
+def test_traversal_options_like_torch():
+    ours, theirs = build_tree(nn), build_tree(torch.nn)
+    for keep in (True, False):
+        assert [n for n, _ in ours.named_modules(remove_duplicate=keep)] == \
+            [n for n, _ in theirs.named_modules(remove_duplicate=keep)]
+        assert [n for n, _ in ours.named_parameters(prefix="net", remove_duplicate=keep)] == \
+            [n for n, _ in theirs.named_parameters(prefix="net", remove_duplicate=keep)]
+        assert [n for n, _ in ours.named_buffers(remove_duplicate=keep)] == \
+            [n for n, _ in theirs.named_buffers(remove_duplicate=keep)]
+    assert [n for n, _ in ours[0].named_parameters(recurse=False)] == []
+    assert ours.get_submodule("2.norm") is ours[2].norm
+    assert ours.get_parameter("0.conv.bias") is ours[0].conv.bias
+    assert ours.get_buffer("2.norm.running_var") is ours[2].norm.running_var
+    with pytest.raises(AttributeError, match="has no submodule 'nope'"):
+        ours.get_submodule("0.nope")
