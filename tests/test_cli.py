@@ -293,7 +293,13 @@ def test_shape_notes_pooling_padding_beyond_pytorch(capsys):
     (["shape", "--input", "4x4", "--kernel", "2", "--pool", "--padding", "2"],
      r"no input element"),
     (["shape", "--kernel", "3"], r"the following arguments are required: --input"),
-    (["bogus"], r"invalid choice: 'bogus'"),
+    (["bogus"], r"invalid choice: 'bogus' \(choose from 'tour', .*\(see 'cnnlab --help'\)$"),
+    (["tarin"], r"invalid choice: 'tarin'; did you mean 'train'\? \(see 'cnnlab --help'\)$"),
+    (["shape", "--input", "8", "--kernel", "3", "--size", "2"],
+     r"^error: unrecognized arguments: --size 2 \(see 'cnnlab shape --help'\)$"),
+    (["--frobnicate"], r"^error: unrecognized arguments: --frobnicate \(see 'cnnlab --help'\)"),
+    (["receptive-field", "--model", "lenett"],
+     r"invalid choice: 'lenett'; did you mean 'lenet'\? \(see 'cnnlab receptive-field --help'\)"),
     (["receptive-field", "conv3,pol2"], r"cannot read layer 'pol2'"),
     (["receptive-field"], r"give either a layer chain"),
     (["receptive-field", "conv3,conv3", "--input", "3x3"], r"larger than the padded input"),
@@ -319,7 +325,7 @@ def test_bad_input_is_one_line_error(tmp_path, capsys, argv, pattern):
 def test_unreadable_images_are_one_line_errors(tmp_path, capsys):
     (tmp_path / "text.png").write_text("not an image")
     for path, reason in [(tmp_path / "missing.png", "No such file"),
-                         (tmp_path / "text.png", "cannot identify image file"),
+                         (tmp_path / "text.png", r"not an image in a known format \(PNG, "),
                          (tmp_path, "Is a directory")]:
         status, _, err = run(capsys, "edges", "--image", str(path), "--out", str(tmp_path))
         assert_one_line_error(status, err, f"cannot read image '{re.escape(str(path))}': {reason}")

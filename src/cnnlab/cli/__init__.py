@@ -44,7 +44,9 @@ def main(argv=None) -> int:
     """Run the command line with ``argv`` (default ``sys.argv[1:]``); return the exit status."""
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args, extra = parser.parse_known_args(argv)
+        if extra:
+            raise common.unknown_options(extra, getattr(args, "command", None))
         if args.command is None:
             parser.print_help()
             return 0

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import difflib
 import re
 import sys
 import tempfile
@@ -25,11 +26,32 @@ class CliError(Exception):
     """Bad input: printed as one ``error: ...`` line, exit status 2."""
 
 
+_INVALID_CHOICE = re.compile(r"(?P<head>argument .+?: invalid choice: '(?P<value>[^']*)')"
+                             r" \(choose from (?P<choices>.*)\)$")
+
+
 class Parser(argparse.ArgumentParser):
-    """An ArgumentParser whose errors are one line (no usage dump) and never exit."""
+    """An ArgumentParser whose errors are one line (no usage dump) and never exit.
+
+    A mistyped choice gets a "did you mean" (``cnnlab tarin`` -> ``'train'``), and an
+    unknown option points to the help of the command it was given to
+    (:func:`unknown_options`).
+    """
 
     def error(self, message):
+        match = _INVALID_CHOICE.match(message)
+        if match:
+            choices = re.findall(r"'([^']*)'", match["choices"])
+            close = difflib.get_close_matches(match["value"], choices, n=1, cutoff=0.6)
+            if close:
+                message = f"{match['head']}; did you mean '{close[0]}'?"
         raise CliError(f"{message} (see '{self.prog} --help')")
+
+
+def unknown_options(extra, command) -> CliError:
+    """The error for arguments no parser took, pointing to the command's own help."""
+    where = "cnnlab" if command is None else f"cnnlab {command}"
+    return CliError(f"unrecognized arguments: {' '.join(extra)} (see '{where} --help')")
 
 
 HelpFormatter = argparse.RawDescriptionHelpFormatter
