@@ -176,3 +176,19 @@ def test_norm_gradient_at_zero_is_zero_as_in_torch(p):
         grads.append(x.grad.numpy())
     np.testing.assert_allclose(grads[0], grads[1], rtol=1e-12)
     assert not np.isnan(grads[0]).any()
+
+
+def test_std_gradient_of_a_constant_slice_is_zero_as_in_torch():
+    """Found by the random graphs: ``x / (x.std((2, 3), keepdim=True) + 1)`` on a map
+    whose slice was constant (an adaptive max pool tiled back) gave NaN; PyTorch
+    takes the gradient of the std as 0 where the std is 0."""
+    data = np.random.default_rng(4).standard_normal((2, 3, 4))
+    data[0, 1] = 1.5
+    grads = []
+    for m in (cnnlab, torch):
+        x = m.tensor(data, requires_grad=True)
+        out = x.std(1, keepdim=True) + x.std(dim=(1, 2), correction=0, keepdim=True)
+        (out * m.tensor(np.arange(1.0, 9.0).reshape(2, 1, 4))).sum().backward()
+        grads.append(x.grad.numpy())
+    np.testing.assert_allclose(grads[0], grads[1], rtol=1e-12)
+    assert not np.isnan(grads[0]).any()

@@ -482,7 +482,13 @@ def var(a, dim=None, unbiased=True, keepdim=False, correction=None) -> Tensor:
 
 
 def std(a, dim=None, unbiased=True, keepdim=False, correction=None) -> Tensor:
-    return sqrt(var(a, dim, unbiased, keepdim, correction))
+    if isinstance(dim, (bool, np.bool_)):
+        dim, unbiased = None, bool(dim)   # PyTorch's std(input, unbiased) overload
+    variance = var(a, dim, unbiased, keepdim, correction)
+    # d sqrt(v)/dv = 1 / (2 std), taken as 0 where the std is 0, as PyTorch does: a
+    # constant slice gives var's gradient 0 and sqrt's inf, whose product would be NaN.
+    return _unary("Std", variance, np.sqrt,
+                  lambda v, out: np.where(out > 0, 0.5 / np.where(out > 0, out, 1), 0))
 
 
 def norm(a, p=2, dim=None, keepdim=False) -> Tensor:
