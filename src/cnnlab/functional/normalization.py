@@ -71,33 +71,45 @@ def _check_eps(eps, function):
         raise ValueError(f"{function}: eps must be a non-negative number, got {eps!r}")
 
 
-def _standardize(x, axes):
-    """``(x_hat, inv_std_of_var)``: the mean and biased variance over ``axes`` (kept)."""
+def _standardize(x, axes, eps):
+    """``(x_hat, inv_std, mean, var)`` over ``axes`` (kept as size-1 axes); the variance
+    is the biased one. ``x_hat`` is computed in the one new array ``x - mean``."""
     mean = x.mean(axis=axes, keepdims=True)
-    centred = x - mean
-    var = np.mean(centred * centred, axis=axes, keepdims=True)
-    return centred, mean, var
+    x_hat = x - mean
+    var = np.mean(np.square(x_hat), axis=axes, keepdims=True)
+    inv_std = 1.0 / np.sqrt(var + eps)
+    x_hat *= inv_std
+    return x_hat, inv_std, mean, var
 
 
 def _grad_standardized(g, x_hat, inv_std, axes, count):
     """dx from ``g = dL/d(x_hat)`` where ``x_hat`` is standardised over ``axes``.
 
     ``dx = inv_std / n * (n g - sum(g) - x_hat * sum(g x_hat))`` (derived in the module
-    docstring), with the sums over ``axes`` and ``n = count``.
+    docstring), with the sums over ``axes`` and ``n = count``; written as
+    ``inv_std * (g - sum(g) / n - x_hat * sum(g x_hat) / n)`` into one new array (large
+    arrays cost as much to allocate as to compute).
     """
     sum_g = g.sum(axis=axes, keepdims=True)
     sum_g_xhat = np.sum(g * x_hat, axis=axes, keepdims=True)
-    return (inv_std / count) * (count * g - sum_g - x_hat * sum_g_xhat)
+    dx = x_hat * (-sum_g_xhat / count)
+    dx += g
+    dx -= sum_g / count
+    dx *= inv_std
+    return dx
 
 
 def _affine(x_hat, weight, bias, feature_shape):
-    """``x_hat * weight + bias`` with the (C,)-shaped parameters reshaped to broadcast."""
-    out = x_hat
+    """``x_hat * weight + bias`` with the (C,)-shaped parameters reshaped to broadcast,
+    in one new array (``x_hat`` itself when there are neither)."""
+    if weight is None and bias is None:
+        return x_hat
     if weight is not None:
-        out = out * weight.array.reshape(feature_shape)
-    if bias is not None:
-        out = out + bias.array.reshape(feature_shape)
-    return out
+        out = x_hat * weight.array.reshape(feature_shape)
+        if bias is not None:
+            out += bias.array.reshape(feature_shape)
+        return out
+    return x_hat + bias.array.reshape(feature_shape)
 
 
 def _record(name, out, input, weight, bias, grad_input, x_hat, affine_shape, sum_axes):
@@ -182,7 +194,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         if count <= 1:
             raise ValueError(f"{function}: expected more than 1 value per channel when "
                              f"training, got input size {tuple(x.shape)}")
-        centred, mean, var = _standardize(x3, axes)
+        x_hat, inv_std, mean, var = _standardize(x3, axes, eps)
         if running_mean is not None or running_var is not None:
             if momentum is None or isinstance(momentum, bool) or not isinstance(
                     momentum, numbers.Real):
@@ -190,8 +202,6 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
             _update_running(running_mean, mean.reshape(shape), momentum)
             _update_running(running_var, var.reshape(shape) * (count / (count - 1)),
                             momentum)
-        inv_std = 1.0 / np.sqrt(var + eps)
-        x_hat = centred * inv_std
 
         def grad_input(g):
             return _grad_standardized(g, x_hat, inv_std, axes, count).reshape(x.shape)
@@ -268,9 +278,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     # (M, K): statistics per row over the K normalised values.
     size = int(np.prod(shape))
     x2 = x.reshape(-1, size)
-    centred, _, var = _standardize(x2, 1)
-    inv_std = 1.0 / np.sqrt(var + eps)
-    x_hat = centred * inv_std
+    x_hat, inv_std, _, _ = _standardize(x2, 1, eps)
 
     def grad_input(g):
         return _grad_standardized(g, x_hat, inv_std, 1, size).reshape(x.shape)
@@ -317,9 +325,7 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     # Statistics on (N, G, C/G * L); the affine map per channel on (N, C, L).
     grouped = x.reshape(batch, int(num_groups), -1)
     count = grouped.shape[2]
-    centred, _, var = _standardize(grouped, 2)
-    inv_std = 1.0 / np.sqrt(var + eps)
-    x_hat_grouped = centred * inv_std
+    x_hat_grouped, inv_std, _, _ = _standardize(grouped, 2, eps)
     per_channel = (batch, channels, grouped.size // max(batch * channels, 1))
     x_hat = x_hat_grouped.reshape(per_channel)
 
