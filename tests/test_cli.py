@@ -392,6 +392,24 @@ def test_receptive_field_table(capsys):
         "-2..13\n")
 
 
+@pytest.mark.parametrize("name", ["lenet", "alexnet", "vgg11"])
+def test_receptive_field_of_registry_models(capsys, name):
+    """``--model`` reads the layers of cnnlab.models' own model (one registry for every
+    command); they agree with the book's chain written out by hand."""
+    from cnnlab import receptive
+    from cnnlab.models import INPUT_SHAPES, MODELS
+
+    status, out, _ = run(capsys, "receptive-field", "--model", name, "-q")
+    chain, size = receptive.MODELS[name]
+    assert status == 0 and size == INPUT_SHAPES[name][1:]
+    _, by_hand, _ = run(capsys, "receptive-field", chain, "--input", "x".join(map(str, size)),
+                        "-q")
+    rows = [line.split()[1:] for line in out.splitlines()[1:]]
+    assert rows == [line.split()[1:] for line in by_hand.splitlines()[1:]]
+    assert len(rows) == 1 + sum(1 for m in MODELS[name]().modules()
+                                if type(m).__name__ in ("Conv2d", "MaxPool2d"))
+
+
 # ------------------------------------------------------------ animate
 
 

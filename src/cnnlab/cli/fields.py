@@ -5,6 +5,7 @@ from __future__ import annotations
 import cnnlab
 from cnnlab import receptive, viz
 from cnnlab.chapter import corr2d
+from cnnlab.models import INPUT_SHAPES, MODELS
 
 from . import _common as common
 from .correlation import SEED_K, SEED_X
@@ -84,15 +85,21 @@ def run(args) -> int:
     if (args.layers is None) == (args.model is None):
         raise common.CliError("give either a layer chain (e.g. 'conv3,conv3') or --model, "
                               "not both")
-    spec = args.layers if args.model is None else args.model
     input_size = args.input
-    if input_size is None and args.model is not None:
-        input_size = receptive.MODELS[args.model][1]
-    with common.user_errors():
-        layers = receptive.parse_layers(spec)
-        fields = receptive.receptive_fields(layers, input_size)
-    if args.model:
-        report.say(f"{args.model}: {receptive.MODELS[args.model][0]}")
+    if args.model is not None:
+        # the registry's model itself (cnnlab.models), not a description of it
+        model = MODELS[args.model]()
+        input_size = input_size or INPUT_SHAPES[args.model][1:]
+        with common.user_errors():
+            layers = receptive.layers_from_module(model)
+            fields = receptive.receptive_fields(layers, input_size)
+        report.say(f"{args.model}: cnnlab.models.{MODELS[args.model].__name__}(), its "
+                   f"{len(layers)} convolution and pooling layers on a "
+                   f"{input_size[0]}x{input_size[1]} input")
+    else:
+        with common.user_errors():
+            fields = receptive.receptive_fields(receptive.parse_layers(args.layers),
+                                                input_size)
     print_fields(report, fields)
     return 0
 
@@ -113,8 +120,9 @@ def register(commands) -> None:
         formatter_class=common.HelpFormatter)
     parser.add_argument("layers", nargs="?", metavar="LAYERS",
                         help="comma-separated layers, e.g. 'conv5p2,pool2,conv5,pool2'")
-    parser.add_argument("--model", choices=sorted(receptive.MODELS),
-                        help="a known chain instead of LAYERS (with its usual input size)")
+    parser.add_argument("--model", choices=tuple(MODELS),
+                        help="a model of cnnlab.models instead of LAYERS (with its usual "
+                             "input size)")
     parser.add_argument("--input", type=common.size, metavar="HxW",
                         help="input size, to show each layer's output size")
     common.add_common(parser, out=False)
