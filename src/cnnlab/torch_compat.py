@@ -138,13 +138,15 @@ class _Finder(importlib.abc.MetaPathFinder):
         target_name = _target_name(fullname)
         if target_name is None:
             raise ModuleNotFoundError(f"{fullname} is not provided by cnnlab (only d2l.torch "
-                                      "is, as cnnlab.d2l)", name=fullname)
+                                      "is, as cnnlab.d2l)")
         try:
             importlib.import_module(target_name)
         except ModuleNotFoundError:
+            # no ``name=``: ``from torch import x`` would turn it into Python's generic
+            # "cannot import name" and lose this message
             raise ModuleNotFoundError(f"{fullname} is not provided by cnnlab (no module "
                                       f"{target_name}); cnnlab implements PyTorch's CNN "
-                                      "subset", name=fullname) from None
+                                      "subset") from None
         return importlib.machinery.ModuleSpec(fullname, _Loader(target_name),
                                               is_package=True)
 
