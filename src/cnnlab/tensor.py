@@ -602,7 +602,7 @@ def _install_methods():
                  "chunk", "cumsum", "sort", "argsort", "topk"):
         if hasattr(ops, name):
             methods[name] = getattr(ops, name)
-    from .functional.unfold import tensor_unfold   # Tensor.unfold(dim, size, step)
+    from .functional.im2col import tensor_unfold   # Tensor.unfold(dim, size, step)
     methods["unfold"] = tensor_unfold
     methods["T"] = property(ops.t_all)
     methods["mT"] = property(lambda self: ops.transpose(self, -2, -1))

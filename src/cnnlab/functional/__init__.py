@@ -9,9 +9,10 @@ are marked in each docstring.
 
 from .activation import dropout, flatten, linear, log_softmax, relu, sigmoid, softmax, tanh
 from .interpolate import interpolate, upsample, upsample_bilinear, upsample_nearest
-from .conv import conv1d, conv2d, conv3d
+from .conv import PADDING_MODES, conv1d, conv2d, conv3d
 from .conv_transpose import conv_transpose1d, conv_transpose2d, conv_transpose3d
-from .unfold import fold, unfold
+from .channel_dropout import dropout1d, dropout2d, dropout3d
+from .im2col import fold, unfold
 from .loss import cross_entropy, mse_loss, nll_loss
 from .nonlinear import elu, gelu, leaky_relu, relu6, silu
 from .normalization import batch_norm, group_norm, layer_norm

@@ -5,7 +5,7 @@ is in :mod:`cnnlab.kernels.conv` (im2col + one matrix product per group), the sa
 code for every number of spatial axes. Every function takes Tensors, NumPy arrays or
 nested lists, batched or unbatched, and is differentiable with respect to each Tensor
 argument. Transposed convolutions are in :mod:`cnnlab.functional.conv_transpose`,
-``unfold``/``fold`` in :mod:`cnnlab.functional.unfold`.
+``unfold``/``fold`` in :mod:`cnnlab.functional.im2col`.
 
 Beyond PyTorch: per-side padding (``((top, bottom), (left, right))`` in 2-D),
 ``'same'`` padding with any stride, a ``padding_mode`` argument (as on

@@ -138,7 +138,7 @@ class ConvGeometry(NamedTuple):
 
 
 class ConvCache(NamedTuple):
-    """What :func:`conv2d_backward` needs from :func:`conv2d_forward`."""
+    """What :func:`conv_backward` needs from :func:`conv_forward`."""
 
     geometry: ConvGeometry
     x: np.ndarray             # (N, C, *spatial), in the compute dtype
@@ -500,7 +500,7 @@ def _depthwise_backward(dy, x, weight, geometry, need_input, need_weight):
 
 
 @quiet
-def conv2d_forward(x, weight, bias, stride, padding, dilation, groups, padding_mode="zeros",
+def conv_forward(x, weight, bias, stride, padding, dilation, groups, padding_mode="zeros",
                    out_shape=None, keep_cols=True):
     """2-D convolution (cross-correlation, as in PyTorch).
 
@@ -518,7 +518,7 @@ def conv2d_forward(x, weight, bias, stride, padding, dilation, groups, padding_m
         Number of windows ``(OH, OW)``; default from :func:`cnnlab.shapes.output_size`.
         The transposed convolution passes a smaller one to drop trailing windows.
     keep_cols : bool
-        Keep the im2col matrix for :func:`conv2d_backward` (only if the forward ran
+        Keep the im2col matrix for :func:`conv_backward` (only if the forward ran
         in one chunk; otherwise the backward recomputes it chunk by chunk). Pass
         False when no weight gradient will be asked for.
 
@@ -558,7 +558,7 @@ def conv2d_forward(x, weight, bias, stride, padding, dilation, groups, padding_m
         # 3x3, stride 1, >= 128 channels, finite data (wide layout). Chosen from the
         # shape (and finiteness) alone, never from whether a gradient is wanted, so a
         # forward under no_grad gives the same bits as in training; the weight
-        # gradient then recomputes the columns (conv2d_backward, cols=None).
+        # gradient then recomputes the columns (conv_backward, cols=None).
         out = np.empty(out_shape, dtype)
         scratch = _Scratch(dtype)
         per_item = winograd.scratch_per_item(geometry, out_channels, dtype.itemsize)
@@ -607,15 +607,15 @@ def conv2d_forward(x, weight, bias, stride, padding, dilation, groups, padding_m
 
 
 @quiet
-def conv2d_backward(grad_out, cache: ConvCache, need_input=True, need_weight=True,
+def conv_backward(grad_out, cache: ConvCache, need_input=True, need_weight=True,
                     need_bias=True):
-    """Gradients of :func:`conv2d_forward`.
+    """Gradients of :func:`conv_forward`.
 
     Parameters
     ----------
     grad_out : np.ndarray, shape (N, O, OH, OW)
     cache : ConvCache
-        From :func:`conv2d_forward`.
+        From :func:`conv_forward`.
     need_input, need_weight, need_bias : bool
         Skip the work for gradients nobody asked for (returned as None).
 
@@ -690,7 +690,7 @@ def conv2d_backward(grad_out, cache: ConvCache, need_input=True, need_weight=Tru
 
 
 class ConvTransposeCache(NamedTuple):
-    """What :func:`conv_transpose2d_backward` needs."""
+    """What :func:`conv_transpose_backward` needs."""
 
     geometry: ConvGeometry   # of the convolution whose input gradient this is
     x: np.ndarray            # (N, Cin, H, W)
@@ -698,8 +698,8 @@ class ConvTransposeCache(NamedTuple):
 
 
 @quiet
-def conv_transpose2d_forward(x, weight, bias, stride, padding, output_padding, groups, dilation):
-    """2-D transposed convolution: the input gradient of :func:`conv2d_forward`.
+def conv_transpose_forward(x, weight, bias, stride, padding, output_padding, groups, dilation):
+    """2-D transposed convolution: the input gradient of :func:`conv_forward`.
 
     Parameters
     ----------
@@ -753,9 +753,9 @@ def conv_transpose2d_forward(x, weight, bias, stride, padding, output_padding, g
 
 
 @quiet
-def conv_transpose2d_backward(grad_out, cache: ConvTransposeCache, need_input=True,
+def conv_transpose_backward(grad_out, cache: ConvTransposeCache, need_input=True,
                               need_weight=True, need_bias=True):
-    """Gradients of :func:`conv_transpose2d_forward`.
+    """Gradients of :func:`conv_transpose_forward`.
 
     The forward is ``x -> A^T x`` for the convolution ``A``, so ``dx = A dy``: a
     convolution forward of ``grad_out``; and ``dW`` is the weight gradient of that
@@ -772,11 +772,11 @@ def conv_transpose2d_backward(grad_out, cache: ConvTransposeCache, need_input=Tr
     grad_b = dy.sum(axis=(0,) + tuple(range(2, dy.ndim))) if need_bias else None
     grad_x = grad_w = None
     if need_input or need_weight:
-        grad_x, conv_cache = conv2d_forward(dy, weight, None, geometry.stride, geometry.padding,
+        grad_x, conv_cache = conv_forward(dy, weight, None, geometry.stride, geometry.padding,
                                             geometry.dilation, geometry.groups, "zeros",
                                             out_shape=geometry.out_shape, keep_cols=need_weight)
         if need_weight:
-            _, grad_w, _ = conv2d_backward(x, conv_cache, need_input=False, need_weight=True,
+            _, grad_w, _ = conv_backward(x, conv_cache, need_input=False, need_weight=True,
                                            need_bias=False)
         if not need_input:
             grad_x = None

@@ -9,7 +9,7 @@ so :func:`conv_small` computes the same im2col product directly:
 2. One strided view of ``xp`` holds every tap of every window,
    ``view[c, i, j, n, p, q] = xp[n, c, p*sh + i*dh, q*sw + j*dw]``; reshaping it
    copies it into the im2col matrix ``cols`` of shape ``(K, N*L)``, in the layout
-   of :func:`cnnlab.kernels.conv.im2col` (so :func:`~cnnlab.kernels.conv.conv2d_backward`
+   of :func:`cnnlab.kernels.conv.im2col` (so :func:`~cnnlab.kernels.conv.conv_backward`
    can reuse it).
 3. One matrix product per group, ``w (O, K) @ cols (K, N*L)``, as in the large path.
 

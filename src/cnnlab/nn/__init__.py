@@ -6,7 +6,8 @@ from .. import functional
 from . import init  # noqa: F401
 from .activation import ELU, GELU, LeakyReLU, ReLU6, SiLU
 from .basic import Dropout, Flatten, Linear, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
-from .conv import Conv2d, ConvTranspose2d
+from .conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
+from .dropout import Dropout1d, Dropout2d, Dropout3d
 from .loss import CrossEntropyLoss, MSELoss, NLLLoss
 from .lazy import (LazyBatchNorm1d, LazyBatchNorm2d, LazyBatchNorm3d, LazyConv2d,
                    LazyConvTranspose2d, LazyLinear, LazyModuleMixin, UninitializedBuffer,

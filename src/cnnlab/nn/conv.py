@@ -1,4 +1,9 @@
-"""Convolution layers: ``Conv2d`` and ``ConvTranspose2d``."""
+"""Convolution layers in 1, 2 and 3 dimensions: ``Conv{1,2,3}d`` and
+``ConvTranspose{1,2,3}d``.
+
+One class per family holds the checks, the parameters and PyTorch's repr; the
+dimension-specific layers only say how many spatial axes they convolve.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +13,10 @@ import numpy as np
 
 from .. import functional as F
 from ..dtypes import as_dtype
-from ..functional._common import spatial_input
-from ..shapes import _is_int, int_pair, padding_pairs, transposed_output_size
+from ..functional import PADDING_MODES
+from ..shapes import _is_int, axis_names, int_tuple, padding_pairs, transposed_output_size
 from . import init
 from .module import Module, Parameter
-
-PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 
 
 def _positive_int(value, name, layer):
@@ -37,34 +40,43 @@ def _channels(in_channels, out_channels, groups, layer):
 
 
 class _ConvNd(Module):
-    _name = "Conv2d"
+    """What every convolution layer shares; ``spatial`` is its number of spatial axes."""
+
+    spatial = 2
+    transposed = False
 
     def __init__(self, in_channels, out_channels, kernel_size, stride, padding, dilation,
-                 groups, bias, padding_mode, weight_shape, dtype, output_padding=0):
+                 groups, bias, padding_mode, dtype, output_padding=0):
         super().__init__()
-        layer = self._name
+        layer = type(self).__name__
+        spatial = self.spatial
         self.in_channels, self.out_channels, self.groups = _channels(
             in_channels, out_channels, groups, layer)
-        self.kernel_size = int_pair(kernel_size, "kernel_size", layer)
-        self.stride = int_pair(stride, "stride", layer)
-        self.dilation = int_pair(dilation, "dilation", layer)
-        self.output_padding = int_pair(output_padding, "output_padding", layer, minimum=0)
+        self.kernel_size = int_tuple(kernel_size, spatial, "kernel_size", layer)
+        self.stride = int_tuple(stride, spatial, "stride", layer)
+        self.dilation = int_tuple(dilation, spatial, "dilation", layer)
+        self.output_padding = int_tuple(output_padding, spatial, "output_padding", layer,
+                                        minimum=0)
         if isinstance(padding, str):
             if padding not in ("valid", "same"):
                 raise ValueError(f"{layer}: padding string must be 'valid' or 'same', "
                                  f"got {padding!r}")
             self.padding = padding
         else:
-            pairs = padding_pairs(padding, layer)
+            pairs = padding_pairs(padding, layer, ndim=spatial)
             symmetric = all(lo == hi for lo, hi in pairs)
             self.padding = tuple(lo for lo, _ in pairs) if symmetric else pairs
         if not isinstance(padding_mode, str) or padding_mode not in PADDING_MODES:
             raise ValueError(f"{layer}: padding_mode must be one of {PADDING_MODES}, "
                              f"got {padding_mode!r}")
         self.padding_mode = padding_mode
+        if self.transposed:
+            shape = (self.in_channels, self.out_channels // self.groups) + self.kernel_size
+        else:
+            shape = (self.out_channels, self.in_channels // self.groups) + self.kernel_size
         target = as_dtype(dtype).numpy if dtype is not None else np.float32
-        self.weight = Parameter(np.empty(weight_shape, dtype=target))
-        self.bias = Parameter(np.empty(out_channels, dtype=target)) if bias else None
+        self.weight = Parameter(np.empty(shape, dtype=target))
+        self.bias = Parameter(np.empty(self.out_channels, dtype=target)) if bias else None
         if not bias:
             self.register_parameter("bias", None)
         self.reset_parameters()
@@ -91,101 +103,132 @@ class _ConvNd(Module):
         return ", ".join(parts)
 
 
-class Conv2d(_ConvNd):
-    """2-D convolution (cross-correlation) layer, as ``torch.nn.Conv2d``.
-
-    Parameters
-    ----------
-    in_channels, out_channels : int
-    kernel_size, stride, dilation : int or (int, int)
-    padding : int, (int, int), ((top, bottom), (left, right)), 'valid' or 'same'
-        Beyond PyTorch: per-side padding, and 'same' with any stride
-        (output ``ceil(in / stride)``).
-    groups : int
-    bias : bool
-    padding_mode : {'zeros', 'reflect', 'replicate', 'circular'}
-
-    Shape
-    -----
-    input (N, C_in, H, W) or (C_in, H, W) -> output (N, C_out, H_out, W_out), with
-    ``H_out = floor((H + pad_top + pad_bottom - dilation*(kernel-1) - 1) / stride) + 1``.
-
-    Weights are initialised as PyTorch does: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) with
-    ``fan_in = in_channels / groups * kernel_h * kernel_w``.
-    """
-
-    _name = "Conv2d"
-
+class _Conv(_ConvNd):
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
                  dilation=1, groups=1, bias=True, padding_mode="zeros", device=None, dtype=None):
-        in_channels, out_channels, groups = _channels(in_channels, out_channels, groups,
-                                                      "Conv2d")
-        kernel = int_pair(kernel_size, "kernel_size", "Conv2d")
-        shape = (out_channels, in_channels // groups) + kernel
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
-                         groups, bias, padding_mode, shape, dtype)
+                         groups, bias, padding_mode, dtype)
 
     def forward(self, input):
-        return F.conv2d(input, self.weight, self.bias, self.stride, self.padding,
+        function = getattr(F, f"conv{self.spatial}d")
+        return function(input, self.weight, self.bias, self.stride, self.padding,
                         self.dilation, self.groups, padding_mode=self.padding_mode)
 
 
-class ConvTranspose2d(_ConvNd):
-    """2-D transposed convolution layer, as ``torch.nn.ConvTranspose2d``.
-
-    Weight shape is ``(in_channels, out_channels / groups, kh, kw)`` as in PyTorch;
-    ``H_out = (H - 1) * stride - pad_top - pad_bottom + dilation * (kernel - 1)
-    + output_padding + 1``.
-    """
-
-    _name = "ConvTranspose2d"
+class _ConvTranspose(_ConvNd):
+    transposed = True
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
                  output_padding=0, groups=1, bias=True, dilation=1, padding_mode="zeros",
                  device=None, dtype=None):
         if padding_mode != "zeros":
-            raise ValueError(f"ConvTranspose2d: only padding_mode='zeros' is supported, "
+            raise ValueError(f"{type(self).__name__}: only padding_mode='zeros' is supported, "
                              f"got {padding_mode!r}")
-        in_channels, out_channels, groups = _channels(in_channels, out_channels, groups,
-                                                      "ConvTranspose2d")
-        kernel = int_pair(kernel_size, "kernel_size", "ConvTranspose2d")
-        shape = (in_channels, out_channels // groups) + kernel
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
-                         groups, bias, padding_mode, shape, dtype, output_padding)
+                         groups, bias, padding_mode, dtype, output_padding)
 
     def forward(self, input, output_size=None):
         output_padding = self.output_padding
         if output_size is not None:
             output_padding = self._output_padding_for(input, output_size)
-        return F.conv_transpose2d(input, self.weight, self.bias, self.stride, self.padding,
-                                  output_padding, self.groups, self.dilation)
+        function = getattr(F, f"conv_transpose{self.spatial}d")
+        return function(input, self.weight, self.bias, self.stride, self.padding,
+                        output_padding, self.groups, self.dilation)
 
     def _output_padding_for(self, input, output_size):
         """The output_padding that makes the output ``output_size`` (PyTorch's rule)."""
-        layer = "ConvTranspose2d"
-        input, _ = spatial_input(input, layer)
-        in_size = input.array.shape[-2:]
+        layer, spatial = type(self).__name__, self.spatial
+        shape = tuple(np.shape(input.array if hasattr(input, "array") else input))
+        if len(shape) not in (spatial + 1, spatial + 2):
+            raise ValueError(f"{layer}: input must be {spatial + 1}-D or {spatial + 2}-D, "
+                             f"got shape {shape}")
+        in_size = shape[-spatial:]
         entries = tuple(output_size) if isinstance(output_size, (tuple, list)) else None
-        if (entries is None or len(entries) not in (2, 3, 4)
+        names = "(height, width)" if spatial == 2 else f"({', '.join(axis_names(spatial))})"
+        if (entries is None or len(entries) not in (spatial, spatial + 1, spatial + 2)
                 or not all(_is_int(e) and e >= 0 for e in entries)):
-            raise TypeError(f"{layer}: output_size must be (height, width) or a full shape "
+            raise TypeError(f"{layer}: output_size must be {names} or a full shape "
                             f"ending in them, of non-negative ints, got {output_size!r}")
-        size = tuple(int(e) for e in entries[-2:])
+        size = tuple(int(e) for e in entries[-spatial:])
         if self.padding == "same":
             same = tuple(n * s for n, s in zip(in_size, self.stride))
             if size != same:
                 raise ValueError(f"{layer}: with padding='same' the output size is input size "
                                  f"* stride = {same}; output_size {size} is not reachable")
-            return (0, 0)
-        pairs = padding_pairs(self.padding, layer)
+            return (0,) * spatial
+        pairs = padding_pairs(self.padding, layer, ndim=spatial)
         extra = []
-        for axis, n, want, k, s, d, pad in zip(("height", "width"), in_size, size,
+        for axis, n, want, k, s, d, pad in zip(axis_names(spatial), in_size, size,
                                                self.kernel_size, self.stride, self.dilation, pairs):
             smallest = transposed_output_size(n, k, s, pad, d, 0)
             largest = smallest + max(s, d) - 1
             if not smallest <= want <= largest:
-                raise ValueError(f"ConvTranspose2d: output_size {tuple(size)} is not reachable: "
+                raise ValueError(f"{layer}: output_size {tuple(size)} is not reachable: "
                                  f"the output {axis} must be between {smallest} and {largest} "
                                  f"(output_padding < max(stride, dilation))")
             extra.append(want - smallest)
         return tuple(extra)
+
+
+_CONV_DOC = """{spatial}-D convolution (cross-correlation) layer, as ``torch.nn.Conv{spatial}d``.
+
+    Parameters
+    ----------
+    in_channels, out_channels : int
+    kernel_size, stride, dilation : int or tuple of {spatial} ints
+    padding : int, tuple of {spatial} ints, {spatial} (lo, hi) pairs, 'valid' or 'same'
+        Beyond PyTorch: per-side padding, and 'same' with any stride
+        (output ``ceil(in / stride)``).
+    groups : int
+    bias : bool
+    padding_mode : {{'zeros', 'reflect', 'replicate', 'circular'}}
+
+    Shape
+    -----
+    input (N, C_in, {size}) or (C_in, {size}) -> output (N, C_out, {out}), with
+    ``out = floor((in + pad_lo + pad_hi - dilation*(kernel-1) - 1) / stride) + 1`` per axis.
+
+    Weights are initialised as PyTorch does: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) with
+    ``fan_in = in_channels / groups * prod(kernel_size)``.
+    """
+
+_TRANSPOSE_DOC = """{spatial}-D transposed convolution layer, as ``torch.nn.ConvTranspose{spatial}d``.
+
+    Weight shape is ``(in_channels, out_channels / groups, *kernel_size)`` as in PyTorch;
+    per axis ``out = (in - 1) * stride - pad_lo - pad_hi + dilation * (kernel - 1)
+    + output_padding + 1``. ``forward(input, output_size)`` picks the output padding
+    that gives ``output_size``, as PyTorch's. Beyond PyTorch: per-side, 'valid' and
+    'same' padding (``out = in * stride``).
+    """
+
+_SIZES = {1: ("L", "L_out"), 2: ("H, W", "H_out, W_out"), 3: ("D, H, W", "D_out, H_out, W_out")}
+
+
+class Conv1d(_Conv):
+    __doc__ = _CONV_DOC.format(spatial=1, size=_SIZES[1][0], out=_SIZES[1][1])
+    spatial = 1
+
+
+class Conv2d(_Conv):
+    __doc__ = _CONV_DOC.format(spatial=2, size=_SIZES[2][0], out=_SIZES[2][1])
+    spatial = 2
+
+
+class Conv3d(_Conv):
+    __doc__ = _CONV_DOC.format(spatial=3, size=_SIZES[3][0], out=_SIZES[3][1])
+    spatial = 3
+
+
+class ConvTranspose1d(_ConvTranspose):
+    __doc__ = _TRANSPOSE_DOC.format(spatial=1)
+    spatial = 1
+
+
+class ConvTranspose2d(_ConvTranspose):
+    __doc__ = _TRANSPOSE_DOC.format(spatial=2)
+    spatial = 2
+
+
+class ConvTranspose3d(_ConvTranspose):
+    __doc__ = _TRANSPOSE_DOC.format(spatial=3)
+    spatial = 3
