@@ -20,10 +20,11 @@ from . import _common as common
 from . import animate, channels, correlation, edges, fields, pooling, shape, tour
 from . import explore, features, predict, summary, train
 from . import run_torch
+from . import export
 from ..viz import VizUnavailable
 
 COMMANDS = [tour, correlation, edges, shape, fields, animate, pooling, channels,
-            summary, train, predict, features, explore, run_torch]
+            summary, train, predict, features, explore, run_torch, export]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -64,7 +64,11 @@ def probabilities(model, digits, normalize) -> np.ndarray:
 def run(args) -> int:
     viz.check_available()
     report = common.Report(args.quiet)
-    model, metadata = load_model(args.checkpoint)
+    if args.model is not None:
+        from .export import load_onnx_model
+        model, metadata = load_onnx_model(args.model)
+    else:
+        model, metadata = load_model(args.checkpoint)
     prepared, failures = [], 0
     for path in args.images:
         try:
@@ -79,7 +83,8 @@ def run(args) -> int:
     if not prepared:
         return 2
     report.say(f"{metadata['model']} trained on {metadata['dataset']} "
-               f"({args.checkpoint}); images made light-on-dark, square and 28x28, "
+               f"({args.checkpoint or args.model}); images made light-on-dark, square and "
+               f"28x28, "
                f"normalised with mean {metadata['normalize'][0]}, std "
                f"{metadata['normalize'][1]}")
     probs = probabilities(model, [digit for _, _, digit, _ in prepared], metadata["normalize"])
@@ -113,10 +118,14 @@ def register(commands) -> None:
             "like MNIST's. An image that cannot be read is reported and skipped; the exit "
             "status is then 2.",
             ["cnnlab predict --checkpoint runs/lenet/checkpoint.npz digit.png",
-             "cnnlab predict --checkpoint runs/lenet/checkpoint.npz --quiet *.png"]),
+             "cnnlab predict --checkpoint runs/lenet/checkpoint.npz --quiet *.png",
+             "cnnlab predict --model lenet.onnx digit.png   (from 'cnnlab export')"]),
         formatter_class=common.HelpFormatter)
-    parser.add_argument("--checkpoint", required=True, metavar="PATH",
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--checkpoint", metavar="PATH",
                         help="checkpoint.npz written by 'cnnlab train'")
+    source.add_argument("--model", metavar="FILE.onnx",
+                        help="an ONNX model (e.g. written by 'cnnlab export'), run on cnnlab")
     parser.add_argument("images", nargs="+", metavar="IMAGE", help="PNG or JPEG images")
     common.add_common(parser, out=False)
     parser.set_defaults(run=run)

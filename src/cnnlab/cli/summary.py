@@ -25,9 +25,25 @@ def input_shape(text: str) -> tuple:
     return (1,) + values if len(values) == 2 else values
 
 
+def model_name(text: str) -> str:
+    """A model of the registry, or an ONNX file (``*.onnx``)."""
+    if text in MODELS or text.endswith(".onnx"):
+        return text
+    names = ", ".join(repr(name) for name in MODELS)
+    raise argparse.ArgumentTypeError(f"invalid choice: '{text}' (choose from {names}, or a "
+                                     "file.onnx)")
+
+
 def run(args) -> int:
     report = common.Report(args.quiet)
     shape = args.input
+    if args.model.endswith(".onnx"):
+        from .export import onnx_summary
+        shape = shape if len(shape) == 4 else (1,) + shape
+        report.say(f"{args.model}: an ONNX graph run by cnnlab (cnnlab.onnx.load) on an input "
+                   f"{'x'.join(map(str, shape))}")
+        report.show("\n".join(onnx_summary(args.model, shape)))
+        return 0
     channels = shape[-3]
     model = MODELS[args.model](in_channels=channels)
     try:
@@ -51,8 +67,9 @@ def register(commands) -> None:
             ["cnnlab summary", "cnnlab summary --model lenet --input 1x28x28",
              "cnnlab summary --input 64x1x28x28"]),
         formatter_class=common.HelpFormatter)
-    parser.add_argument("--model", choices=tuple(MODELS), default="lenet",
-                        help="the model (default: lenet, LeNet-5)")
+    parser.add_argument("--model", type=model_name, default="lenet",
+                        help=f"the model: {', '.join(MODELS)} (default: lenet, LeNet-5), or an "
+                             "ONNX file (model.onnx)")
     parser.add_argument("--input", type=input_shape, default=(1, 28, 28), metavar="CxHxW",
                         help="input shape: channels x height x width, or HxW, or a batch "
                              "NxCxHxW (default: 1x28x28)")
