@@ -129,3 +129,20 @@ def test_dropout2d_of_3d_input_warns_and_drops_lines_like_torch():
 def test_errors(call, error, message):
     with pytest.raises(error, match=message):
         call()
+
+
+@pytest.mark.parametrize("name,args,shape", [
+    ("LazyConv1d", (4, 3), (2, 5, 9)), ("LazyConv3d", (2, (2, 3, 2)), (1, 3, 4, 5, 3)),
+    ("LazyConvTranspose1d", (4, 3), (2, 5, 6)), ("LazyConvTranspose3d", (2, 2), (1, 3, 2, 3, 2))],
+    ids=str)
+def test_lazy_layers_take_in_channels_from_the_first_input(name, args, shape):
+    layer = getattr(cnnlab.nn, name)(*args)
+    theirs = getattr(torch.nn, name)(*args)
+    assert repr(layer) == repr(theirs)
+    x = np.ones(shape, np.float32)
+    out = layer(x)
+    theirs(torch.tensor(x))
+    assert type(layer).__name__ == name.replace("Lazy", "")
+    assert tuple(layer.weight.shape) == tuple(theirs.weight.shape)
+    assert out.shape == tuple(theirs(torch.tensor(x)).shape)
+    assert repr(layer) == repr(theirs)

@@ -9,9 +9,9 @@ from .basic import Dropout, Flatten, Linear, LogSoftmax, ReLU, Sigmoid, Softmax,
 from .conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
 from .dropout import Dropout1d, Dropout2d, Dropout3d
 from .loss import CrossEntropyLoss, MSELoss, NLLLoss
-from .lazy import (LazyBatchNorm1d, LazyBatchNorm2d, LazyBatchNorm3d, LazyConv2d,
-                   LazyConvTranspose2d, LazyLinear, LazyModuleMixin, UninitializedBuffer,
-                   UninitializedParameter)
+from .lazy import (LazyBatchNorm1d, LazyBatchNorm2d, LazyBatchNorm3d, LazyConv1d, LazyConv2d,
+                   LazyConv3d, LazyConvTranspose1d, LazyConvTranspose2d, LazyConvTranspose3d,
+                   LazyLinear, LazyModuleMixin, UninitializedBuffer, UninitializedParameter)
 from .module import Identity, Module, ModuleList, Parameter, Sequential
 from .norm import BatchNorm1d, BatchNorm2d, BatchNorm3d, GroupNorm, LayerNorm
 from .upsample import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d

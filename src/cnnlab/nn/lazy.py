@@ -36,12 +36,13 @@ from ..autograd import no_grad
 from ..ops import as_tensor
 from ..tensor import Tensor
 from .basic import Linear
-from .conv import Conv2d, ConvTranspose2d
+from .conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
 from .module import Module, Parameter
 from .norm import BatchNorm1d, BatchNorm2d, BatchNorm3d
 
 __all__ = ["LazyModuleMixin", "UninitializedParameter", "UninitializedBuffer", "LazyLinear",
-           "LazyConv2d", "LazyConvTranspose2d", "LazyBatchNorm1d", "LazyBatchNorm2d",
+           "LazyConv1d", "LazyConv2d", "LazyConv3d", "LazyConvTranspose1d",
+           "LazyConvTranspose2d", "LazyConvTranspose3d", "LazyBatchNorm1d", "LazyBatchNorm2d",
            "LazyBatchNorm3d"]
 
 _USE_MESSAGE = ("Attempted to use an uninitialized parameter (a lazy layer's parameter or "
@@ -291,6 +292,58 @@ class LazyConvTranspose2d(_LazyConvMixin, ConvTranspose2d):
                  groups=1, bias=True, dilation=1, padding_mode="zeros", device=None,
                  dtype=None):
         self._build_lazy(ConvTranspose2d, groups, out_channels, kernel_size, stride, padding,
+                         output_padding, groups, bias, dilation, padding_mode, device, dtype)
+        self._after_build()
+
+
+class LazyConv1d(_LazyConvMixin, Conv1d):
+    """``Conv1d`` whose ``in_channels`` is the channel count of the first input."""
+
+    cls_to_become = Conv1d
+
+    def __init__(self, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
+                 bias=True, padding_mode="zeros", device=None, dtype=None):
+        self._build_lazy(Conv1d, groups, out_channels, kernel_size, stride, padding,
+                         dilation, groups, bias, padding_mode, device, dtype)
+        self._after_build()
+
+
+class LazyConv3d(_LazyConvMixin, Conv3d):
+    """``Conv3d`` whose ``in_channels`` is the channel count of the first input."""
+
+    cls_to_become = Conv3d
+
+    def __init__(self, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
+                 bias=True, padding_mode="zeros", device=None, dtype=None):
+        self._build_lazy(Conv3d, groups, out_channels, kernel_size, stride, padding,
+                         dilation, groups, bias, padding_mode, device, dtype)
+        self._after_build()
+
+
+class LazyConvTranspose1d(_LazyConvMixin, ConvTranspose1d):
+    """``ConvTranspose1d`` whose ``in_channels`` is the channel count of the first input."""
+
+    cls_to_become = ConvTranspose1d
+    transposed = True
+
+    def __init__(self, out_channels, kernel_size, stride=1, padding=0, output_padding=0,
+                 groups=1, bias=True, dilation=1, padding_mode="zeros", device=None,
+                 dtype=None):
+        self._build_lazy(ConvTranspose1d, groups, out_channels, kernel_size, stride, padding,
+                         output_padding, groups, bias, dilation, padding_mode, device, dtype)
+        self._after_build()
+
+
+class LazyConvTranspose3d(_LazyConvMixin, ConvTranspose3d):
+    """``ConvTranspose3d`` whose ``in_channels`` is the channel count of the first input."""
+
+    cls_to_become = ConvTranspose3d
+    transposed = True
+
+    def __init__(self, out_channels, kernel_size, stride=1, padding=0, output_padding=0,
+                 groups=1, bias=True, dilation=1, padding_mode="zeros", device=None,
+                 dtype=None):
+        self._build_lazy(ConvTranspose3d, groups, out_channels, kernel_size, stride, padding,
                          output_padding, groups, bias, dilation, padding_mode, device, dtype)
         self._after_build()
 
