@@ -32,6 +32,21 @@ SCHEDULES = {
     "LambdaLR": lambda lib, o: lib.LambdaLR(o, lambda epoch: 1 / (epoch + 1)),
     "LambdaLR-per-group": lambda lib, o: lib.LambdaLR(
         o, [lambda e: 0.95 ** e, lambda e: 1 + e]),
+    "MultiplicativeLR": lambda lib, o: lib.MultiplicativeLR(o, lambda e: 0.9 + 0.01 * e),
+    "ConstantLR": lambda lib, o: lib.ConstantLR(o, factor=0.25, total_iters=4),
+    "LinearLR": lambda lib, o: lib.LinearLR(o, start_factor=0.1, end_factor=0.8,
+                                            total_iters=6),
+    "PolynomialLR": lambda lib, o: lib.PolynomialLR(o, total_iters=10, power=2.0),
+    "CosineAnnealingWarmRestarts": lambda lib, o: lib.CosineAnnealingWarmRestarts(
+        o, T_0=3, T_mult=2, eta_min=0.01),
+    "SequentialLR-warmup-cosine": lambda lib, o: lib.SequentialLR(
+        o, [lib.LinearLR(o, start_factor=0.2, total_iters=4), lib.CosineAnnealingLR(o, 10)],
+        milestones=[4]),
+    "SequentialLR-three": lambda lib, o: lib.SequentialLR(
+        o, [lib.ConstantLR(o, 0.5, 3), lib.ExponentialLR(o, 0.8), lib.StepLR(o, 2)],
+        milestones=[3, 9]),
+    "ChainedScheduler": lambda lib, o: lib.ChainedScheduler(
+        [lib.ExponentialLR(o, 0.9), lib.ConstantLR(o, 0.5, 5)]),
     "OneCycleLR": lambda lib, o: lib.OneCycleLR(o, max_lr=[1.0, 0.5], total_steps=25),
     "OneCycleLR-linear-3phase": lambda lib, o: lib.OneCycleLR(
         o, max_lr=0.3, epochs=3, steps_per_epoch=8, pct_start=0.25, anneal_strategy="linear",
@@ -96,7 +111,17 @@ def test_reduce_on_plateau_equals_torchs(options):
             (theirs.num_bad_epochs, theirs.cooldown_counter, theirs.best)
 
 
-@pytest.mark.parametrize("name", ["StepLR", "CosineAnnealingLR", "OneCycleLR", "LambdaLR"])
+def test_warm_restarts_with_fractional_epochs_equal_torchs():
+    ours_opt, their_opt = optimizers()
+    ours = L.CosineAnnealingWarmRestarts(ours_opt, T_0=4, T_mult=2)
+    theirs = torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(their_opt, T_0=4, T_mult=2)
+    for epoch in np.arange(0, 30, 0.25):
+        ours.step(float(epoch)), theirs.step(float(epoch))
+        assert ours.get_last_lr() == pytest.approx(theirs.get_last_lr(), rel=1e-14)
+
+
+@pytest.mark.parametrize("name", ["StepLR", "CosineAnnealingLR", "OneCycleLR", "LambdaLR",
+                                  "SequentialLR-warmup-cosine"])
 def test_state_dict_resumes_the_same_sequence(name):
     build = SCHEDULES[name]
     opt, _ = optimizers()

@@ -1,8 +1,8 @@
 """``cnnlab.optim``: optimisers with PyTorch's update rules, and learning-rate schedules.
 
-``SGD`` and ``Adam`` (:mod:`cnnlab.optim.optimizers`); ``lr_scheduler`` holds
-``StepLR``, ``MultiStepLR``, ``ExponentialLR``, ``CosineAnnealingLR``, ``LambdaLR``,
-``OneCycleLR`` and ``ReduceLROnPlateau``, as ``torch.optim.lr_scheduler``.
+``SGD`` and ``Adam`` (:mod:`cnnlab.optim.optimizers`); :mod:`cnnlab.optim.lr_scheduler`
+holds PyTorch's schedules (``StepLR``, ``CosineAnnealingLR``, ``OneCycleLR``,
+``ReduceLROnPlateau``, ``SequentialLR``, ...), as ``torch.optim.lr_scheduler``.
 """
 
 from . import lr_scheduler  # noqa: F401
