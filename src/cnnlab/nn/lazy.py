@@ -18,14 +18,8 @@ stays lazy until its first call, as in PyTorch).
 Making another layer lazy takes a subclass of :class:`LazyModuleMixin` and the eager
 class with ``cls_to_become`` set, an ``__init__`` that calls :meth:`_build_lazy`, and an
 ``initialize_parameters(input)`` that materialises the placeholders and calls
-``reset_parameters()``. For convolutions, :class:`_LazyConvMixin` already does the last
-two for any number of spatial dimensions, e.g.::
-
-    class LazyConv1d(_LazyConvMixin, Conv1d):
-        cls_to_become = Conv1d
-
-        def __init__(self, out_channels, kernel_size, stride=1, ...):
-            self._build_lazy(Conv1d, out_channels, kernel_size, stride, ...)
+``reset_parameters()``; :class:`_LazyConvMixin` does this for convolutions of any rank
+(``LazyConv1d`` is ``class LazyConv1d(_LazyConv, Conv1d): cls_to_become = Conv1d``).
 """
 
 from __future__ import annotations
@@ -259,7 +253,38 @@ class _LazyConvMixin(LazyModuleMixin):
         self.in_channels = 0
 
 
-class LazyConv2d(_LazyConvMixin, Conv2d):
+class _LazyConv(_LazyConvMixin):
+    """``ConvNd`` arguments without ``in_channels``; ``cls_to_become`` is the eager class."""
+
+    def __init__(self, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
+                 bias=True, padding_mode="zeros", device=None, dtype=None):
+        # ``groups`` input channels stand in for the unknown count in the eager checks.
+        self._build_lazy(self.cls_to_become, groups, out_channels, kernel_size, stride,
+                         padding, dilation, groups, bias, padding_mode, device, dtype)
+        self._after_build()
+
+
+class _LazyConvTranspose(_LazyConvMixin):
+    """``ConvTransposeNd`` arguments without ``in_channels``."""
+
+    transposed = True
+
+    def __init__(self, out_channels, kernel_size, stride=1, padding=0, output_padding=0,
+                 groups=1, bias=True, dilation=1, padding_mode="zeros", device=None,
+                 dtype=None):
+        self._build_lazy(self.cls_to_become, groups, out_channels, kernel_size, stride,
+                         padding, output_padding, groups, bias, dilation, padding_mode, device,
+                         dtype)
+        self._after_build()
+
+
+class LazyConv1d(_LazyConv, Conv1d):
+    """``Conv1d`` whose ``in_channels`` is the channel count of the first input."""
+
+    cls_to_become = Conv1d
+
+
+class LazyConv2d(_LazyConv, Conv2d):
     """``Conv2d`` whose ``in_channels`` is the channel count of the first input.
 
     Arguments as :class:`Conv2d` without ``in_channels``.
@@ -274,78 +299,29 @@ class LazyConv2d(_LazyConvMixin, Conv2d):
 
     cls_to_become = Conv2d
 
-    def __init__(self, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
-                 bias=True, padding_mode="zeros", device=None, dtype=None):
-        # ``groups`` input channels stand in for the unknown count in Conv2d's checks.
-        self._build_lazy(Conv2d, groups, out_channels, kernel_size, stride, padding,
-                         dilation, groups, bias, padding_mode, device, dtype)
-        self._after_build()
 
-
-class LazyConvTranspose2d(_LazyConvMixin, ConvTranspose2d):
-    """``ConvTranspose2d`` whose ``in_channels`` is the channel count of the first input."""
-
-    cls_to_become = ConvTranspose2d
-    transposed = True
-
-    def __init__(self, out_channels, kernel_size, stride=1, padding=0, output_padding=0,
-                 groups=1, bias=True, dilation=1, padding_mode="zeros", device=None,
-                 dtype=None):
-        self._build_lazy(ConvTranspose2d, groups, out_channels, kernel_size, stride, padding,
-                         output_padding, groups, bias, dilation, padding_mode, device, dtype)
-        self._after_build()
-
-
-class LazyConv1d(_LazyConvMixin, Conv1d):
-    """``Conv1d`` whose ``in_channels`` is the channel count of the first input."""
-
-    cls_to_become = Conv1d
-
-    def __init__(self, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
-                 bias=True, padding_mode="zeros", device=None, dtype=None):
-        self._build_lazy(Conv1d, groups, out_channels, kernel_size, stride, padding,
-                         dilation, groups, bias, padding_mode, device, dtype)
-        self._after_build()
-
-
-class LazyConv3d(_LazyConvMixin, Conv3d):
+class LazyConv3d(_LazyConv, Conv3d):
     """``Conv3d`` whose ``in_channels`` is the channel count of the first input."""
 
     cls_to_become = Conv3d
 
-    def __init__(self, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
-                 bias=True, padding_mode="zeros", device=None, dtype=None):
-        self._build_lazy(Conv3d, groups, out_channels, kernel_size, stride, padding,
-                         dilation, groups, bias, padding_mode, device, dtype)
-        self._after_build()
 
-
-class LazyConvTranspose1d(_LazyConvMixin, ConvTranspose1d):
+class LazyConvTranspose1d(_LazyConvTranspose, ConvTranspose1d):
     """``ConvTranspose1d`` whose ``in_channels`` is the channel count of the first input."""
 
     cls_to_become = ConvTranspose1d
-    transposed = True
-
-    def __init__(self, out_channels, kernel_size, stride=1, padding=0, output_padding=0,
-                 groups=1, bias=True, dilation=1, padding_mode="zeros", device=None,
-                 dtype=None):
-        self._build_lazy(ConvTranspose1d, groups, out_channels, kernel_size, stride, padding,
-                         output_padding, groups, bias, dilation, padding_mode, device, dtype)
-        self._after_build()
 
 
-class LazyConvTranspose3d(_LazyConvMixin, ConvTranspose3d):
+class LazyConvTranspose2d(_LazyConvTranspose, ConvTranspose2d):
+    """``ConvTranspose2d`` whose ``in_channels`` is the channel count of the first input."""
+
+    cls_to_become = ConvTranspose2d
+
+
+class LazyConvTranspose3d(_LazyConvTranspose, ConvTranspose3d):
     """``ConvTranspose3d`` whose ``in_channels`` is the channel count of the first input."""
 
     cls_to_become = ConvTranspose3d
-    transposed = True
-
-    def __init__(self, out_channels, kernel_size, stride=1, padding=0, output_padding=0,
-                 groups=1, bias=True, dilation=1, padding_mode="zeros", device=None,
-                 dtype=None):
-        self._build_lazy(ConvTranspose3d, groups, out_channels, kernel_size, stride, padding,
-                         output_padding, groups, bias, dilation, padding_mode, device, dtype)
-        self._after_build()
 
 
 class _LazyNormMixin(LazyModuleMixin):
