@@ -44,8 +44,9 @@ __version__ = "0.1.0"
 from . import functional, nn, optim, shapes  # noqa: E402
 from .chapter import (corr2d, corr2d_multi_in, corr2d_multi_in_out,  # noqa: E402
                       corr2d_multi_in_out_1x1, pool2d)
-from .shapes import (conv2d_output_shape, conv_transpose2d_output_shape,  # noqa: E402
-                     pool2d_output_shape)
+from .shapes import (conv1d_output_shape, conv2d_output_shape,  # noqa: E402
+                     conv3d_output_shape, conv_output_shape, conv_transpose2d_output_shape,
+                     conv_transpose_output_shape, pool2d_output_shape, pool_output_shape)
 from . import models  # noqa: E402
 from . import utils  # noqa: E402
 from .utils.generator import Generator  # noqa: E402

@@ -15,8 +15,10 @@ With ``ceil_mode`` the floor becomes a ceiling, but (PyTorch's rule) the last wi
 must start inside the input or the low padding; otherwise it is dropped.
 
 Arguments are normalised once, at the public boundary, into canonical forms: sizes
-become ``(height, width)`` pairs of ints; padding becomes ``((top, bottom), (left,
-right))``. Inner code only ever sees those forms.
+become one int per spatial axis (``(height, width)`` in 2-D; :func:`int_tuple`);
+padding becomes one ``(lo, hi)`` pair per axis (``((top, bottom), (left, right))`` in
+2-D; :func:`padding_pairs`). Inner code only ever sees those forms, for 1, 2 or 3
+spatial axes alike.
 """
 
 from __future__ import annotations
@@ -292,67 +294,6 @@ def transposed_output_size(in_size: int, kernel_size: int, stride: int, padding=
 # ------------------------------------------------------------ public helpers
 
 
-def _spatial(input_size, function):
-    if _is_int(input_size):
-        return (int(input_size),) * 2
-    try:
-        size = tuple(input_size)
-    except TypeError:
-        size = ()
-    if len(size) < 2 or not all(_is_int(s) and s >= 0 for s in size):
-        raise TypeError(f"{function}: input_size must be an int or a shape ending in "
-                        f"(height, width), got {input_size!r}")
-    return tuple(int(s) for s in size[-2:])
-
-
-def conv2d_output_shape(input_size, kernel_size, stride=1, padding=0, dilation=1) -> tuple:
-    """``(out_height, out_width)`` of :func:`cnnlab.functional.conv2d`.
-
-    Parameters
-    ----------
-    input_size : int or tuple
-        ``(H, W)``, or any shape ending in ``(H, W)`` (e.g. ``(N, C, H, W)``).
-    kernel_size, stride, dilation : int or (int, int)
-    padding : int, (int, int), ((int, int), (int, int)), 'valid' or 'same'
-
-    Examples
-    --------
-    >>> conv2d_output_shape((8, 8), 5, stride=(3, 4), padding=(0, 1))
-    (2, 2)
-    """
-    function = "conv2d_output_shape"
-    size = _spatial(input_size, function)
-    kernel = int_pair(kernel_size, "kernel_size", function)
-    stride = int_pair(stride, "stride", function)
-    dilation = int_pair(dilation, "dilation", function)
-    pads = padding_pairs(padding, function, input_size=size, kernel_size=kernel,
-                         stride=stride, dilation=dilation)
-    return window_output_shape(function, size, kernel, stride, pads, dilation)
-
-
-def pool2d_output_shape(input_size, kernel_size, stride=None, padding=0, dilation=1,
-                        ceil_mode=False) -> tuple:
-    """``(out_height, out_width)`` of max/avg/Lp pooling (stride defaults to the kernel).
-
-    Examples
-    --------
-    >>> pool2d_output_shape((4, 4), (2, 4), stride=(2, 3), padding=(1, 2))
-    (3, 2)
-    """
-    function = "pool2d_output_shape"
-    if not isinstance(ceil_mode, (bool, np.bool_)):
-        raise TypeError(f"{function}: ceil_mode must be True or False, got {ceil_mode!r}")
-    size = _spatial(input_size, function)
-    kernel = int_pair(kernel_size, "kernel_size", function)
-    stride = kernel if stride is None else int_pair(stride, "stride", function)
-    dilation = int_pair(dilation, "dilation", function)
-    pads = padding_pairs(padding, function, input_size=size, kernel_size=kernel,
-                         stride=stride, dilation=dilation)
-    out = window_output_shape(function, size, kernel, stride, pads, dilation, ceil_mode)
-    check_windows_hold_input(function, size, out, kernel, stride, pads, dilation)
-    return out
-
-
 def transposed_same_padding(kernel_size, stride, dilation, output_padding, function: str):
     """Crops and output padding that make a transposed convolution's ``out = in * stride``.
 
@@ -380,6 +321,133 @@ def transposed_same_padding(kernel_size, stride, dilation, output_padding, funct
     return tuple(crops), tuple(extra)
 
 
+def _spatial(input_size, function, spatial: int = 2):
+    names = "(height, width)" if spatial == 2 else f"({', '.join(axis_names(spatial))})"
+    if _is_int(input_size):
+        return (int(input_size),) * spatial
+    try:
+        size = tuple(input_size)
+    except TypeError:
+        size = ()
+    if len(size) < spatial or not all(_is_int(s) and s >= 0 for s in size):
+        raise TypeError(f"{function}: input_size must be an int or a shape ending in "
+                        f"{names}, got {input_size!r}")
+    return tuple(int(s) for s in size[len(size) - spatial:])
+
+
+def conv_output_shape(input_size, kernel_size, stride=1, padding=0, dilation=1,
+                      spatial: int = 2, function: str = "conv_output_shape") -> tuple:
+    """The output size of a convolution with ``spatial`` spatial axes, per axis.
+
+    ``input_size`` is the spatial size or any shape ending in it (e.g. ``(N, C, H, W)``);
+    the other arguments as the convolution takes them.
+
+    Examples
+    --------
+    >>> conv_output_shape((16, 8, 8), 3, stride=2, padding=1, spatial=3)
+    (8, 4, 4)
+    """
+    size = _spatial(input_size, function, spatial)
+    kernel = int_tuple(kernel_size, spatial, "kernel_size", function)
+    stride = int_tuple(stride, spatial, "stride", function)
+    dilation = int_tuple(dilation, spatial, "dilation", function)
+    pads = padding_pairs(padding, function, input_size=size, kernel_size=kernel,
+                         stride=stride, dilation=dilation)
+    return window_output_shape(function, size, kernel, stride, pads, dilation)
+
+
+def pool_output_shape(input_size, kernel_size, stride=None, padding=0, dilation=1,
+                      ceil_mode=False, spatial: int = 2,
+                      function: str = "pool_output_shape") -> tuple:
+    """The output size of max/avg/Lp pooling with ``spatial`` axes (stride defaults to
+    the kernel), checked like the pools (every window must overlap the input)."""
+    if not isinstance(ceil_mode, (bool, np.bool_)):
+        raise TypeError(f"{function}: ceil_mode must be True or False, got {ceil_mode!r}")
+    size = _spatial(input_size, function, spatial)
+    kernel = int_tuple(kernel_size, spatial, "kernel_size", function)
+    stride = pool_stride(stride, kernel, function)
+    dilation = int_tuple(dilation, spatial, "dilation", function)
+    pads = padding_pairs(padding, function, input_size=size, kernel_size=kernel,
+                         stride=stride, dilation=dilation)
+    out = window_output_shape(function, size, kernel, stride, pads, dilation, ceil_mode)
+    check_windows_hold_input(function, size, out, kernel, stride, pads, dilation)
+    return out
+
+
+def conv_transpose_output_shape(input_size, kernel_size, stride=1, padding=0,
+                                output_padding=0, dilation=1, spatial: int = 2,
+                                function: str = "conv_transpose_output_shape") -> tuple:
+    """The output size of a transposed convolution with ``spatial`` axes;
+    ``padding='same'`` gives ``in * stride`` (:func:`transposed_same_padding`)."""
+    size = _spatial(input_size, function, spatial)
+    kernel = int_tuple(kernel_size, spatial, "kernel_size", function)
+    stride = int_tuple(stride, spatial, "stride", function)
+    dilation = int_tuple(dilation, spatial, "dilation", function)
+    extra = int_tuple(output_padding, spatial, "output_padding", function, minimum=0)
+    if isinstance(padding, str) and padding == "same":
+        pads, extra = transposed_same_padding(kernel, stride, dilation, extra, function)
+    else:
+        pads = padding_pairs(padding, function, ndim=spatial)
+    return tuple(transposed_output_size(n, k, s, p, d, e)
+                 for n, k, s, p, d, e in zip(size, kernel, stride, pads, dilation, extra))
+
+
+def conv1d_output_shape(input_size, kernel_size, stride=1, padding=0, dilation=1) -> tuple:
+    """``(out_length,)`` of :func:`cnnlab.functional.conv1d` (:func:`conv_output_shape`).
+
+    Examples
+    --------
+    >>> conv1d_output_shape(100, 5, stride=2, padding="same")
+    (50,)
+    """
+    return conv_output_shape(input_size, kernel_size, stride, padding, dilation, 1,
+                             "conv1d_output_shape")
+
+
+def conv2d_output_shape(input_size, kernel_size, stride=1, padding=0, dilation=1) -> tuple:
+    """``(out_height, out_width)`` of :func:`cnnlab.functional.conv2d`.
+
+    Parameters
+    ----------
+    input_size : int or tuple
+        ``(H, W)``, or any shape ending in ``(H, W)`` (e.g. ``(N, C, H, W)``).
+    kernel_size, stride, dilation : int or (int, int)
+    padding : int, (int, int), ((int, int), (int, int)), 'valid' or 'same'
+
+    Examples
+    --------
+    >>> conv2d_output_shape((8, 8), 5, stride=(3, 4), padding=(0, 1))
+    (2, 2)
+    """
+    return conv_output_shape(input_size, kernel_size, stride, padding, dilation, 2,
+                             "conv2d_output_shape")
+
+
+def conv3d_output_shape(input_size, kernel_size, stride=1, padding=0, dilation=1) -> tuple:
+    """``(out_depth, out_height, out_width)`` of :func:`cnnlab.functional.conv3d`.
+
+    Examples
+    --------
+    >>> conv3d_output_shape((1, 3, 16, 112, 112), (3, 7, 7), stride=(1, 2, 2), padding=(1, 3, 3))
+    (16, 56, 56)
+    """
+    return conv_output_shape(input_size, kernel_size, stride, padding, dilation, 3,
+                             "conv3d_output_shape")
+
+
+def pool2d_output_shape(input_size, kernel_size, stride=None, padding=0, dilation=1,
+                        ceil_mode=False) -> tuple:
+    """``(out_height, out_width)`` of max/avg/Lp pooling (stride defaults to the kernel).
+
+    Examples
+    --------
+    >>> pool2d_output_shape((4, 4), (2, 4), stride=(2, 3), padding=(1, 2))
+    (3, 2)
+    """
+    return pool_output_shape(input_size, kernel_size, stride, padding, dilation, ceil_mode, 2,
+                             "pool2d_output_shape")
+
+
 def conv_transpose2d_output_shape(input_size, kernel_size, stride=1, padding=0,
                                   output_padding=0, dilation=1) -> tuple:
     """``(out_height, out_width)`` of :func:`cnnlab.functional.conv_transpose2d`.
@@ -393,15 +461,6 @@ def conv_transpose2d_output_shape(input_size, kernel_size, stride=1, padding=0,
     >>> conv_transpose2d_output_shape((4, 5), 3, stride=2, padding="same")
     (8, 10)
     """
-    function = "conv_transpose2d_output_shape"
-    size = _spatial(input_size, function)
-    kernel = int_pair(kernel_size, "kernel_size", function)
-    stride = int_pair(stride, "stride", function)
-    dilation = int_pair(dilation, "dilation", function)
-    extra = int_pair(output_padding, "output_padding", function, minimum=0)
-    if isinstance(padding, str) and padding == "same":
-        pads, extra = transposed_same_padding(kernel, stride, dilation, extra, function)
-    else:
-        pads = padding_pairs(padding, function, ndim=2)
-    return tuple(transposed_output_size(n, k, s, p, d, e)
-                 for n, k, s, p, d, e in zip(size, kernel, stride, pads, dilation, extra))
+    return conv_transpose_output_shape(input_size, kernel_size, stride, padding,
+                                       output_padding, dilation, 2,
+                                       "conv_transpose2d_output_shape")
