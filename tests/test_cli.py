@@ -156,15 +156,24 @@ def test_edges_pictures_have_the_edges_where_the_seed_has_them(tmp_path, capsys)
                            + ["        [ 0.,  1.,  0.,  0.,  0., -1.,  0.],"] * 4
                            + ["        [ 0.,  1.,  0.,  0.,  0., -1.,  0.]])"])
     assert expected_y in out
+    (left, top, width, height), size = viz.image_figure_box((6, 8), 10,
+                                                            "input: the chapter's image, 6x8")
+    assert (width, height) == (80, 60)
     with Image.open(tmp_path / "edges-input.png") as picture:
-        assert picture.size == (80, 60)
-        gray = np.asarray(picture.convert("L"))
-    expected = np.kron(np.array([[255, 255, 0, 0, 0, 0, 255, 255]] * 6), np.ones((10, 10)))
-    np.testing.assert_array_equal(gray, expected)
+        assert picture.size == size
+        gray = np.asarray(picture.convert("L")).astype(int)
+    cells = gray[top + 5:top + height:10, left + 5:left + width:10]  # each cell's centre
+    np.testing.assert_array_equal(cells, [[255, 255, 0, 0, 0, 0, 255, 255]] * 6)
+    assert_framed_and_titled(gray, left, top, width, height)
+    (left, top, width, height), size = viz.image_figure_box(
+        (6, 7), 10, "Y = corr2d(input, K), K = [[1.0, -1.0]]")
     with Image.open(tmp_path / "edges-output.png") as picture:
+        assert picture.size == size
         output = picture.convert("RGB")
-    assert output.height >= 60 and output.width > 70  # 7 columns of 10 px plus the colour bar
-    colours = [[output.getpixel((c * 10 + 5, r * 10 + 5)) for c in range(7)] for r in range(6)]
+    assert_framed_and_titled(np.asarray(output.convert("L")).astype(int), left, top, width,
+                             height)
+    colours = [[output.getpixel((left + c * 10 + 5, top + r * 10 + 5)) for c in range(7)]
+               for r in range(6)]
     zero = colours[0][0]
     for row in colours:
         assert row[1] != zero and row[5] != zero and row[1] != row[5]
@@ -172,6 +181,15 @@ def test_edges_pictures_have_the_edges_where_the_seed_has_them(tmp_path, capsys)
         assert row[1][0] > 100 and row[1][2] < 60  # +1: red
         assert row[5][2] > 80 and row[5][0] < 20  # -1: blue
     assert min(zero) > 230  # 0: white
+
+
+def assert_framed_and_titled(gray, left, top, width, height):
+    """Text above the cells (a title), left of them (the row axis) and below them (the
+    column axis), and a dark frame around them."""
+    assert gray[:top - 8, left:left + width].min() < 100  # the title
+    assert gray[top:top + height, :left - 4].min() < 100  # row ticks and label
+    assert gray[top + height + 4:, left:left + width].min() < 100  # column ticks and label
+    assert gray[top - 1, left:left + width].max() < 100 or gray[top, left:left + width].max() < 100
 
 
 def test_edges_of_an_image_file(tmp_path, capsys):
@@ -182,12 +200,16 @@ def test_edges_of_an_image_file(tmp_path, capsys):
                          "--out", str(tmp_path), "--kernel", "1,-1", "--scale", "3")
     assert status == 0 and "12x10 pixels" in out
     with Image.open(tmp_path / "edges-input.png") as picture:
-        assert picture.size == (30, 36)
+        assert picture.size == viz.image_figure_box(
+            (12, 10), 3, f"input: {tmp_path / 'step.png'}, 12x10")[1]
+    (left, top, _, _), _ = viz.image_figure_box((12, 9), 3,
+                                                "Y = corr2d(input, K), K = [[1.0, -1.0]]")
     with Image.open(tmp_path / "edges-output.png") as picture:
         output = picture.convert("RGB")
-    colours = [output.getpixel((c * 3 + 1, 16)) for c in range(9)]
+    colours = [output.getpixel((left + c * 3 + 2, top + 16)) for c in range(9)]  # off the frame
     assert colours[3][2] > 80 and colours[3][0] < 20  # 0 - 1 = -1 at column 3: blue
-    assert len({colours[c] for c in (0, 1, 2, 4, 5, 6, 7, 8)}) == 1
+    assert len({colours[c] for c in (1, 2, 4, 5, 6, 7)}) == 1
+    assert min(colours[0]) > 200 and min(colours[8]) > 200  # white, blended with the frame
 
 
 # ------------------------------------------------------------ learn-kernel

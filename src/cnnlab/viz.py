@@ -217,6 +217,8 @@ def signed_image(values: np.ndarray, scale: int = 1, label: str | None = None):
 # ------------------------------------------------------------ number grids
 
 TITLE_HEIGHT = 24
+TEXT_SIZE = 15
+"""The font size of the grids' titles, numbers and labels (pictures drawn with Pillow)."""
 
 
 def number_grid(values, title: str = "", shade=(), fills=None, cell: int | None = None,
@@ -272,13 +274,20 @@ def signed_grid(values, title: str = "", vmax: float | None = None, **options):
 def equation(parts, gap: int = 10, symbol_size: int = 24):
     """Pictures and symbols side by side (``X ⋆ K = Y``), centred on the grids.
 
-    ``parts`` holds images (e.g. from :func:`number_grid`) and strings (drawn large).
-    Grids reserve :data:`TITLE_HEIGHT` above them, so symbols sit that much lower
-    than the middle to line up with the cells.
+    ``parts`` holds images (e.g. from :func:`number_grid`) and strings: a symbol of one
+    or two characters is drawn large, longer text (``"max 2x2 →"``) at the grids' own
+    font size, so that a picture keeps one font scale. Grids reserve
+    :data:`TITLE_HEIGHT` above them, so symbols sit that much lower than the middle to
+    line up with the cells.
     """
     Image, _ = _pil()
-    images = [text_image(p, symbol_size * 3 // 2 if p in ("⋆", "∗") else symbol_size)
-              if isinstance(p, str) else p for p in parts]
+
+    def size(text):
+        if len(text) > 2:
+            return TEXT_SIZE
+        return symbol_size * 3 // 2 if text in ("⋆", "∗") else symbol_size
+
+    images = [text_image(p, size(p)) if isinstance(p, str) else p for p in parts]
     height = max(image.height for image in images)
     width = sum(image.width for image in images) + gap * (len(images) + 1)
     canvas = Image.new("RGB", (width, height), WHITE)
@@ -306,164 +315,6 @@ def stack(images, gap: int = 14, title: str | None = None):
         canvas.paste(image, (gap, y))
         y += image.height + gap
     return canvas
-
-
-# ------------------------------------------------------------ plots
-
-
-def training_plot(losses, history=None, targets=None, title: str = "Learning the kernel"):
-    """Loss per step (log scale) and, if given, each parameter's path to its target.
-
-    Parameters
-    ----------
-    losses : sequence of float, one per step
-    history : dict of str -> sequence of float, optional
-        Parameter values after each step, by name.
-    targets : dict of str -> float, optional
-        The value each parameter should reach (drawn dashed).
-
-    Returns
-    -------
-    PIL.Image.Image
-    """
-    Image, _ = _pil()
-    _, Figure, FigureCanvasAgg = _matplotlib()
-    panels = 2 if history else 1
-    figure = Figure(figsize=(5.2 * panels, 3.6), dpi=100)
-    canvas = FigureCanvasAgg(figure)
-    steps = np.arange(1, len(losses) + 1)
-    axes = figure.add_subplot(1, panels, 1)
-    axes.plot(steps, losses, marker="o", markersize=3)
-    if len(losses) and min(losses) > 0:
-        axes.set_yscale("log")
-    axes.set_xlabel("step")
-    axes.set_ylabel("loss (sum of squared errors)")
-    axes.set_title(title)
-    axes.grid(True, alpha=0.3)
-    if history:
-        axes = figure.add_subplot(1, 2, 2)
-        for index, (name, values) in enumerate(history.items()):
-            colour = f"C{index}"
-            axes.plot(steps, values, color=colour, label=name)
-            if targets and name in targets:
-                axes.axhline(targets[name], color=colour, linestyle="--", linewidth=1)
-        axes.set_xlabel("step")
-        axes.set_title("parameters (dashed: the true kernel)")
-        axes.legend(fontsize=8)
-        axes.grid(True, alpha=0.3)
-    figure.subplots_adjust(left=0.09 if panels == 2 else 0.15, right=0.98, bottom=0.14,
-                           top=0.9, wspace=0.22)  # fixed: tight_layout costs half a second
-    canvas.draw()
-    return Image.fromarray(np.asarray(canvas.buffer_rgba())[..., :3].copy(), "RGB")
-
-
-def training_curves(points, epochs=(), title: str = "Training"):
-    """Loss and accuracy during training, against the epoch, in two panels.
-
-    Parameters
-    ----------
-    points : sequence of dict
-        ``{"epoch": position, "loss": ..., "accuracy": ...}``, one per logged step
-        (``cnnlab.training.TrainingLog.points``): drawn as lines ("train").
-    epochs : sequence of objects with ``epoch``, ``test_loss``, ``test_accuracy``
-        One per completed epoch (``TrainingLog.epochs``): drawn as markers ("test").
-    title : str
-
-    Returns
-    -------
-    PIL.Image.Image
-    """
-    Image, _ = _pil()
-    _, Figure, FigureCanvasAgg = _matplotlib()
-    figure = Figure(figsize=(10.4, 3.8), dpi=100)
-    canvas = FigureCanvasAgg(figure)
-    positions = [point["epoch"] for point in points]
-    ends = [result.epoch for result in epochs]
-    for index, (key, label) in enumerate((("loss", "loss (cross-entropy)"),
-                                          ("accuracy", "accuracy"))):
-        axes = figure.add_subplot(1, 2, index + 1)
-        axes.plot(positions, [point[key] for point in points], color="C0", linewidth=1.2,
-                  label="train (mean since the previous point)")
-        axes.plot(ends, [getattr(result, f"test_{key}") for result in epochs], "o",
-                  color="C3", markersize=6, label="test (end of epoch)")
-        if key == "loss" and points and min(p["loss"] for p in points) > 0:
-            axes.set_yscale("log")
-        axes.set_xlabel("epoch")
-        axes.set_ylabel(label)
-        axes.set_xlim(0, 1.03 * max(positions + ends + [1]))
-        axes.grid(True, alpha=0.3)
-        axes.legend(fontsize=8)
-    if epochs:
-        title = f"{title}: test accuracy {epochs[-1].test_accuracy:.4f} after epoch {ends[-1]}"
-    figure.suptitle(title, fontsize=12)
-    figure.subplots_adjust(left=0.085, right=0.98, bottom=0.14, top=0.86, wspace=0.25)
-    canvas.draw()
-    return Image.fromarray(np.asarray(canvas.buffer_rgba())[..., :3].copy(), "RGB")
-
-
-def feature_grid(image, kernels, feature_maps, title: str = "", kernel_titles=None,
-                 map_titles=None, image_title: str = "input"):
-    """An input image, a layer's kernels and its feature maps, one titled panel each.
-
-    Row 1 is the input (grayscale, 0 black, 1 white); row 2 the kernels and row 3 the
-    feature maps, each on the diverging map (0 white, positive red, negative blue) with
-    its own symmetric scale, whose range the panel's title gives. There are
-    ``1 + 2 * len(kernels)`` panels, each framed by a black box.
-
-    Parameters
-    ----------
-    image : array_like, shape (H, W), values in [0, 1]
-    kernels : array_like, shape (K, kh, kw)
-    feature_maps : array_like, shape (K, H_out, W_out)
-    title : str
-    kernel_titles, map_titles : sequence of K str, optional
-        Default ``"kernel k"`` and ``"map k"``.
-
-    Returns
-    -------
-    PIL.Image.Image
-    """
-    Image, _ = _pil()
-    _, Figure, FigureCanvasAgg = _matplotlib()
-    kernels = np.asarray(kernels, dtype=np.float64)
-    feature_maps = np.asarray(feature_maps, dtype=np.float64)
-    if kernels.ndim != 3 or feature_maps.ndim != 3 or len(kernels) != len(feature_maps):
-        raise ValueError(f"feature_grid: kernels (K, kh, kw) and feature_maps (K, H, W) must "
-                         f"have the same K, got shapes {kernels.shape} and "
-                         f"{feature_maps.shape}")
-    count = len(kernels)
-    kernel_titles = kernel_titles or [f"kernel {k}" for k in range(count)]
-    map_titles = map_titles or [f"map {k}" for k in range(count)]
-    columns = max(count, 1)
-    figure = Figure(figsize=(1.9 * columns + 0.4, 6.9), dpi=100)
-    canvas = FigureCanvasAgg(figure)
-
-    def panel(index, values, panel_title, signed):
-        axes = figure.add_subplot(3, columns, index)
-        if signed:
-            vmax = float(np.max(np.abs(values))) or 1.0
-            axes.imshow(values, cmap=DIVERGING, vmin=-vmax, vmax=vmax, interpolation="nearest")
-            panel_title += f"\n[{values.min():.2f}, {values.max():.2f}]"
-        else:
-            axes.imshow(values, cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
-        axes.set_title(panel_title, fontsize=9)
-        axes.set_xticks([])
-        axes.set_yticks([])
-        for spine in axes.spines.values():
-            spine.set_color("black")
-            spine.set_linewidth(1.5)
-
-    panel(1, np.asarray(image, dtype=np.float64), image_title, signed=False)
-    for k in range(count):
-        panel(columns + 1 + k, kernels[k], kernel_titles[k], signed=True)
-        panel(2 * columns + 1 + k, feature_maps[k], map_titles[k], signed=True)
-    title_lines = title.count("\n") + 1 if title else 0
-    if title:
-        figure.suptitle(title, fontsize=11)
-    figure.subplots_adjust(left=0.02, right=0.98, bottom=0.02, top=0.93 - 0.035 * title_lines,
-                           hspace=0.45, wspace=0.15)
-    canvas.draw()
-    return Image.fromarray(np.asarray(canvas.buffer_rgba())[..., :3].copy(), "RGB")
 
 
 def resize_gray(values, size) -> np.ndarray:
@@ -644,3 +495,9 @@ class WindowAnimation:
 def save(image, path) -> None:
     """Write a picture; the format follows the file name's extension."""
     image.save(path)
+
+
+# The matplotlib pictures live in cnnlab.plots (this file would pass 500 lines); they
+# are imported here, after the names they use, so that viz.training_plot etc. still work.
+from .plots import (FONT_SIZE, TITLE_SIZE, feature_grid, image_figure,  # noqa: E402
+                    image_figure_box, training_curves, training_plot)

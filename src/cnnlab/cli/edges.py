@@ -115,8 +115,13 @@ def edge_detection(report, image=None, kernel=EDGE_KERNEL, scale=None, source=No
                    f"neighbouring pixels differ, with the sign of the change: red for "
                    f"positive, blue for negative in edges-output.png.")
     scale = scale or auto_scale(image.shape)
-    report.save(viz.gray_image(image.numpy(), scale), "edges-input.png")
-    report.save(viz.signed_image(values, scale, "corr2d(image, K)"), "edges-output.png")
+    height, width = image.shape
+    name = "the chapter's image" if source is None else str(source)
+    report.save(viz.image_figure(image.numpy(), scale, f"input: {name}, {height}x{width}",
+                                 label="pixel value (0 black, 1 white)"), "edges-input.png")
+    report.save(viz.image_figure(values, scale, f"Y = corr2d(input, K), K = "
+                                 f"{kernel_tensor.tolist()}", signed=True,
+                                 label="Y (red +, blue -)"), "edges-output.png")
 
 
 def train(layer, X, Y, steps: int, lr: float, every: int, report) -> tuple:
