@@ -19,9 +19,6 @@ import numpy as np
 
 from . import dtypes
 from . import functional as F
-from .autograd import needs_grad, record
-from .kernels import conv as conv_kernels
-from .kernels import small
 from .ops import as_tensor, cast, matmul, reshape
 from .shapes import int_pair, window_output_shape
 from .tensor import Tensor
@@ -30,6 +27,10 @@ __all__ = ["corr2d", "corr2d_multi_in", "corr2d_multi_in_out", "corr2d_multi_in_
            "pool2d"]
 
 _NO_PADDING = ((0, 0), (0, 0))
+
+#: ``X.size * K.size`` up to which :func:`corr2d` calls ``conv2d`` (one matrix product)
+#: rather than ``correlate2d``: the small-path size of the convolution kernels.
+SMALL_CORRELATION = 1 << 14
 
 
 def _array(value, ndim: int, name: str, layout: str, function: str):
@@ -108,10 +109,9 @@ def corr2d(X, K):
     Output shape: :math:`(n_h - k_h + 1) \\times (n_w - k_w + 1)`.
     Computed by :func:`cnnlab.functional.correlate2d` with ``mode='valid'``: one
     vectorised multiply-add per kernel element, no loop over output pixels. Small
-    inputs of one dtype (``X.size * K.size`` up to
-    :data:`cnnlab.kernels.small.SMALL_ELEMENTS`), where calling costs more than
-    computing, go straight to the convolution kernel's small path instead: one
-    matrix product.
+    inputs of one dtype (``X.size * K.size`` up to :data:`SMALL_CORRELATION`), where
+    calling costs more than computing, go through :func:`cnnlab.functional.conv2d`
+    instead (its small path: one matrix product).
 
     Examples
     --------
@@ -136,31 +136,14 @@ def corr2d(X, K):
     out_shape = _check_fits(function, X, K)
     x_dtype = X.array.dtype
     if (x_dtype == K.array.dtype and x_dtype.kind in "biuf"
-            and X.array.size * K.array.size <= small.SMALL_ELEMENTS):
-        return _small_corr2d(X, K, out_shape)
+            and X.array.size * K.array.size <= SMALL_CORRELATION):
+        # Small inputs of one dtype: the boundary of correlate2d (modes, boundaries,
+        # fill value, type promotion) costs more than the arithmetic, and conv2d's
+        # small path computes the same numbers as one matrix product (integers
+        # exactly, in int64).
+        out = F.conv2d(reshape(X, (1, 1) + X.array.shape), reshape(K, (1, 1) + K.array.shape))
+        return _floating(reshape(out, out_shape))
     return _floating(F.correlate2d(X, K, mode="valid"))
-
-
-def _small_corr2d(X, K, out_shape):
-    """:func:`corr2d` of a small ``X`` and ``K`` of one dtype, straight from the kernel.
-
-    The boundary of ``correlate2d`` (modes, boundaries, fill value, type promotion)
-    costs more than the arithmetic here; the convolution kernel's small path
-    (:mod:`cnnlab.kernels.small`) computes the same numbers as one matrix product.
-    """
-    # the kernel computes integers in int64 (exact), floats in their dtype
-    out, cache = conv_kernels.conv_forward(X.array[None, None], K.array[None, None], None,
-                                             (1, 1), _NO_PADDING, (1, 1), 1,
-                                             out_shape=out_shape, keep_cols=needs_grad(K))
-    if out.dtype.kind != "f":  # integer tensors take no gradient
-        return Tensor._wrap(out[0, 0].astype(np.float32))
-
-    def backward(grad):
-        grad_x, grad_k, _ = conv_kernels.conv_backward(
-            grad[None, None], cache, X.requires_grad, K.requires_grad, need_bias=False)
-        return (None if grad_x is None else grad_x[0, 0],
-                None if grad_k is None else grad_k[0, 0])
-    return record("Correlate2D", out[0, 0], (X, K), backward)
 
 
 def corr2d_multi_in(X, K):

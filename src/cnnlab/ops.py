@@ -432,6 +432,22 @@ def equal(a, b) -> bool:
 # ------------------------------------------------------------------ reductions
 
 
+_NO_AXIS = object()
+
+
+def _axis_alias(function):
+    """Accept PyTorch's ``axis=`` (NumPy's name) as an alias of ``dim=``."""
+    @functools.wraps(function)
+    def reduction(*args, axis=_NO_AXIS, **kwargs):
+        if axis is not _NO_AXIS:
+            if "dim" in kwargs:
+                raise TypeError(f"{function.__name__}: got both dim and axis; pass one "
+                                "(axis is an alias of dim)")
+            kwargs["dim"] = axis
+        return function(*args, **kwargs)
+    return reduction
+
+
 def _dims(a: Tensor, dim, function) -> tuple:
     if dim is None:
         return tuple(range(a.array.ndim))
@@ -445,6 +461,7 @@ def _expand_back(g, dims, keepdim, shape):
     return np.broadcast_to(g, shape)
 
 
+@_axis_alias
 def sum(a, dim=None, keepdim=False, dtype=None) -> Tensor:
     """Sum over ``dim`` (all by default); integers and bools sum to int64, as in PyTorch."""
     a = as_tensor(a, "sum")
@@ -459,6 +476,7 @@ def sum(a, dim=None, keepdim=False, dtype=None) -> Tensor:
     return record("Sum", np.asarray(out), (a,), lambda g: (_expand_back(g, dims, keepdim, shape),))
 
 
+@_axis_alias
 def mean(a, dim=None, keepdim=False) -> Tensor:
     a = as_tensor(a, "mean")
     if a.array.dtype.kind != "f":
@@ -472,6 +490,7 @@ def mean(a, dim=None, keepdim=False) -> Tensor:
                   lambda g: (_expand_back(g / count, dims, keepdim, shape),))
 
 
+@_axis_alias
 def var(a, dim=None, unbiased=True, keepdim=False, correction=None) -> Tensor:
     a = as_tensor(a, "var")
     correction = (1 if unbiased else 0) if correction is None else correction
@@ -481,6 +500,7 @@ def var(a, dim=None, unbiased=True, keepdim=False, correction=None) -> Tensor:
     return div(sum(mul(centered, centered), dims, keepdim=keepdim), builtins.max(count - correction, 0))
 
 
+@_axis_alias
 def std(a, dim=None, unbiased=True, keepdim=False, correction=None) -> Tensor:
     if isinstance(dim, (bool, np.bool_)):
         dim, unbiased = None, bool(dim)   # PyTorch's std(input, unbiased) overload
@@ -566,6 +586,7 @@ def _nan_first(arg):
     return pick
 
 
+@_axis_alias
 def max(a, dim=None, keepdim=False, other=None):
     """Maximum of all elements, or ``(values, indices)`` along ``dim``."""
     if isinstance(dim, (Tensor, np.ndarray)):
@@ -573,6 +594,7 @@ def max(a, dim=None, keepdim=False, other=None):
     return _extreme("max", a, dim, keepdim, np.max, _nan_first(np.argmax), MaxResult, other)
 
 
+@_axis_alias
 def min(a, dim=None, keepdim=False, other=None):
     """Minimum of all elements, or ``(values, indices)`` along ``dim``."""
     if isinstance(dim, (Tensor, np.ndarray)):
@@ -597,14 +619,17 @@ def _amax(name, a, dim, keepdim, pick):
     return record(name.capitalize(), out, (a,), backward)
 
 
+@_axis_alias
 def amax(a, dim=None, keepdim=False):
     return _amax("amax", a, dim, keepdim, np.max)
 
 
+@_axis_alias
 def amin(a, dim=None, keepdim=False):
     return _amax("amin", a, dim, keepdim, np.min)
 
 
+@_axis_alias
 def argmax(a, dim=None, keepdim=False):
     a = as_tensor(a, "argmax")
     if dim is None:
@@ -612,6 +637,7 @@ def argmax(a, dim=None, keepdim=False):
     return max(a, dim, keepdim).indices
 
 
+@_axis_alias
 def argmin(a, dim=None, keepdim=False):
     a = as_tensor(a, "argmin")
     if dim is None:
@@ -619,16 +645,19 @@ def argmin(a, dim=None, keepdim=False):
     return min(a, dim, keepdim).indices
 
 
+@_axis_alias
 def all(a, dim=None):
     a = as_tensor(a, "all")
     return Tensor._wrap(np.asarray(np.all(a.array, axis=None if dim is None else a._dim(dim, "all"))))
 
 
+@_axis_alias
 def any(a, dim=None):
     a = as_tensor(a, "any")
     return Tensor._wrap(np.asarray(np.any(a.array, axis=None if dim is None else a._dim(dim, "any"))))
 
 
+@_axis_alias
 def cumsum(a, dim):
     a = as_tensor(a, "cumsum")
     axis = a._dim(dim, "cumsum")
