@@ -69,6 +69,8 @@ MODULES = {
     "LazyBatchNorm1d": lambda m: m.LazyBatchNorm1d(),
     "LazyBatchNorm2d": lambda m: m.LazyBatchNorm2d(momentum=0.3),
     "LazyBatchNorm3d": lambda m: m.LazyBatchNorm3d(affine=False),
+    "ModuleDict": lambda m: m.ModuleDict({"conv": m.Conv2d(1, 2, 3), "act": m.ReLU()}),
+    "Unflatten": lambda m: m.Unflatten(1, (2, 5)),
     "Upsample": lambda m: m.Upsample(scale_factor=2),
     "Upsample-size": lambda m: m.Upsample(size=(4, 5), mode="bilinear", align_corners=True),
     "UpsamplingNearest2d": lambda m: m.UpsamplingNearest2d(scale_factor=2),
@@ -110,6 +112,7 @@ for _family, _build in FAMILIES.items():
 def test_every_cnnlab_module_is_covered():
     names = {name.split("-")[0] for name in MODULES} | {"Module", "ModuleList", "Sequential",
                                                        "Parameter", "LazyModuleMixin",
+                                                       "ParameterList", "ParameterDict",
                                                        "UninitializedParameter",
                                                        "UninitializedBuffer"}
     exported = {name for name in dir(nn) if isinstance(getattr(nn, name), type)}
@@ -284,3 +287,84 @@ def test_traversal_options_like_torch():
     assert ours.get_buffer("2.norm.running_var") is ours[2].norm.running_var
     with pytest.raises(AttributeError, match="has no submodule 'nope'"):
         ours.get_submodule("0.nope")
+
+
+# ------------------------------------------------------------------ containers
+
+
+def parameter_containers(library):
+    m = library.nn
+    return (m.ParameterList([m.Parameter(library.ones(2, 3)),
+                             library.ones(4, dtype=library.float64)]),
+            m.ParameterDict({"w": m.Parameter(library.ones(2))}),
+            m.ParameterDict({"a": library.zeros(3, 1, dtype=library.int64).float(),
+                             "b": m.Parameter(library.ones(1, dtype=library.float64))}))
+
+
+def test_parameter_containers_print_and_register_like_torch():
+    for ours, theirs in zip(parameter_containers(cnnlab), parameter_containers(torch)):
+        assert repr(ours) == repr(theirs).replace("torch.", "cnnlab.")
+        assert [(n, tuple(p.shape)) for n, p in ours.named_parameters()] == \
+            [(n, tuple(p.shape)) for n, p in theirs.named_parameters()]
+        assert len(ours) == len(theirs)
+
+
+def test_sequential_and_module_list_edit_like_torch():
+    from collections import OrderedDict
+
+    def build(m):
+        return m.Sequential(OrderedDict([("conv", m.Conv2d(1, 2, 3)), ("act", m.ReLU()),
+                                         ("pool", m.MaxPool2d(2))]))
+    ours, theirs = build(nn), build(torch.nn)
+    assert repr(ours[1:]) == repr(theirs[1:])      # a slice keeps the names
+    assert repr(ours[-1]) == repr(theirs[-1])
+    for net in (ours, theirs):
+        del net[0]
+    assert repr(ours) == repr(theirs)             # ... and deleting renumbers
+    library = {id(ours): nn, id(theirs): torch.nn}
+    for net in (ours, theirs):
+        m = library[id(net)]
+        net.insert(1, m.Tanh())
+        net.append(m.Flatten())
+        net.extend([m.Identity()])
+        net[0] = m.Sigmoid()
+        net.pop(2)
+    assert repr(ours) == repr(theirs)
+    assert repr(ours + nn.Sequential(nn.ReLU())) == repr(theirs + torch.nn.Sequential(
+        torch.nn.ReLU()))
+    with pytest.raises(IndexError, match="index 9 is out of range for 4"):
+        ours[9]
+
+    def build_list(m):
+        return m.ModuleList([m.ReLU(), m.Linear(2, 3), m.Tanh()])
+    ours, theirs = build_list(nn), build_list(torch.nn)
+    for net, m in ((ours, nn), (theirs, torch.nn)):
+        net.insert(1, m.Sigmoid())
+        del net[0]
+        net[-1] = m.ELU()
+        net.extend([m.Identity()])
+    assert repr(ours) == repr(theirs)
+    assert repr(ours[1:3]) == repr(theirs[1:3])
+    assert [n for n, _ in ours.named_parameters()] == [n for n, _ in theirs.named_parameters()]
+
+
+def test_module_dict_behaves_like_torchs():
+    def build(m):
+        heads = m.ModuleDict({"digit": m.Linear(4, 10)})
+        heads["parity"] = m.Linear(4, 2)
+        heads.update([("extra", m.ReLU())])
+        heads.pop("extra")
+        return heads
+    ours, theirs = build(nn), build(torch.nn)
+    assert repr(ours) == repr(theirs)
+    assert list(ours.keys()) == list(theirs.keys()) == ["digit", "parity"]
+    assert "digit" in ours and len(ours) == 2
+    assert [n for n, _ in ours.named_parameters()] == [n for n, _ in theirs.named_parameters()]
+    with pytest.raises(ValueError, match="expected a mapping or pairs"):
+        ours.update([nn.ReLU()])
+
+
+def test_unflatten_like_torch():
+    data = np.arange(30.0).reshape(3, 10)
+    np.testing.assert_array_equal(nn.Unflatten(1, (2, 5))(cnnlab.tensor(data)).numpy(),
+                                  torch.nn.Unflatten(1, (2, 5))(torch.tensor(data)).numpy())

@@ -6,7 +6,9 @@ from .. import functional
 from . import init  # noqa: F401
 from .activation import ELU, GELU, LeakyReLU, ReLU6, SiLU
 from .basic import Dropout, Flatten, Linear, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
+from .basic import Unflatten
 from .conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
+from .containers import ModuleDict, ParameterDict, ParameterList
 from .dropout import Dropout1d, Dropout2d, Dropout3d
 from .loss import CrossEntropyLoss, MSELoss, NLLLoss
 from .lazy import (LazyBatchNorm1d, LazyBatchNorm2d, LazyBatchNorm3d, LazyConv1d, LazyConv2d,

@@ -1,4 +1,4 @@
-"""Linear, Flatten and Dropout; the activation layers live in :mod:`.activation`."""
+"""Linear, Flatten, Unflatten and Dropout; the activation layers live in :mod:`.activation`."""
 
 from __future__ import annotations
 
@@ -60,6 +60,27 @@ class Flatten(Module):
 
     def extra_repr(self):
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
+
+class Unflatten(Module):
+    """Split dimension ``dim`` into ``unflattened_size``, as ``torch.nn.Unflatten``."""
+
+    def __init__(self, dim, unflattened_size):
+        super().__init__()
+        if isinstance(dim, bool) or not isinstance(dim, numbers.Integral):
+            raise TypeError(f"Unflatten: dim must be an int, got {dim!r}")
+        if not isinstance(unflattened_size, (tuple, list)) or not all(
+                isinstance(n, numbers.Integral) and not isinstance(n, bool)
+                for n in unflattened_size):
+            raise TypeError(f"Unflatten: unflattened_size must be a tuple of ints, got "
+                            f"{unflattened_size!r}")
+        self.dim, self.unflattened_size = int(dim), tuple(unflattened_size)
+
+    def forward(self, input):
+        return ops.unflatten(ops.as_tensor(input, "Unflatten"), self.dim, self.unflattened_size)
+
+    def extra_repr(self):
+        return f"dim={self.dim}, unflattened_size={self.unflattened_size}"
 
 
 class Dropout(Module):
