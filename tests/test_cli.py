@@ -92,8 +92,11 @@ def test_tour_end_to_end(tmp_path):
     headings = re.findall(r"^(\d+)\. (.+)$", text, re.M)
     assert [int(n) for n, _ in headings] == list(range(1, 12))
     assert headings[0][1].startswith("Cross-correlation") and headings[-1][1] == "Pooling"
-    listed = text.split("Files written (13):\n")[1].split()
+    listed = text.split("Files written (13):\n")[1].split("\n\n")[0].split()
     assert listed == [str(out / name) for name in TOUR_FILES]
+    # It ends with what to try next.
+    assert re.search(r"What next:\n  cnnlab explore +a trained LeNet-5 .*\n  cnnlab train +"
+                     r"train LeNet-5 on MNIST .*\n$", text), text[-400:]
     for name in TOUR_FILES:
         assert (out / name).stat().st_size > 500
 

@@ -29,6 +29,10 @@ SECTIONS = [
     ("Pooling", pooling),
 ]
 
+NEXT = [("cnnlab explore", "a trained LeNet-5 at work on your digit, in the browser"),
+        ("cnnlab train", "train LeNet-5 on MNIST yourself, then 'cnnlab predict' your digits")]
+"""The commands the tour ends with."""
+
 
 def run(args) -> int:
     viz.check_available()
@@ -46,6 +50,7 @@ def run(args) -> int:
         else:
             section(report)
     report.list_files()
+    report.say("\n".join(["", "What next:"] + [f"  {command:<16}{what}" for command, what in NEXT]))
     return 0
 
 
