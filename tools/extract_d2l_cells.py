@@ -8,7 +8,7 @@ of the two CNN chapters, at a pinned revision, so the test that runs them
 
 Usage::
 
-    python tools/extract_d2l_cells.py GIT_DIR [--revision 23d7a5ae] [--out tests/data/d2l_cells.json]
+    python tools/extract_d2l_cells.py GIT_DIR [--revision 23d7a5ae] [--out FILE.json]
 
 ``GIT_DIR`` is a clone of d2l-ai/d2l-en (its .git directory or a bare repository).
 """
