@@ -110,7 +110,7 @@ def measure(library: str, batch: int, image: int, steps: int) -> dict:
         report["tracemalloc_mib"] = traced / MIB
         from cnnlab.kernels import window
 
-        report["scratch_budget_mib"] = getattr(window, "SCRATCH_BYTES", 0) / MIB
+        report["scratch_budget_mib"] = window.CONFIG.scratch_bytes / MIB
     return report
 
 

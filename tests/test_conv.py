@@ -377,7 +377,7 @@ def test_chunked_batch_gives_the_same_result(items_per_chunk, mode, chunk_spy, m
                                                  arrays, rng)
     bytes_per_item = chunk_spy[0][0]
     assert len(chunk_spy[0][1]) == 1
-    monkeypatch.setattr(window, "SCRATCH_BYTES", bytes_per_item * items_per_chunk)
+    monkeypatch.setattr(window.CONFIG, "scratch_bytes", bytes_per_item * items_per_chunk)
     chunk_spy.clear()
     leaves = [cnnlab.tensor(a, requires_grad=True) for a in arrays]
     out = conv2d(*leaves, **args)
@@ -392,7 +392,7 @@ def test_chunked_forward_does_not_keep_columns(monkeypatch, rng):
     x, w, b = random_conv(rng, 3, 2, 5, 5, 2, 3, 1)
     _, cache = conv_kernels.conv_forward(x, w, b, (1, 1), ((1, 1), (1, 1)), (1, 1), 1)
     assert cache.cols is not None
-    monkeypatch.setattr(window, "SCRATCH_BYTES", 1)
+    monkeypatch.setattr(window.CONFIG, "scratch_bytes", 1)
     _, cache = conv_kernels.conv_forward(x, w, b, (1, 1), ((1, 1), (1, 1)), (1, 1), 1)
     assert cache.cols is None
 
@@ -401,7 +401,7 @@ def test_chunked_transposed_convolution(chunk_spy, monkeypatch, rng):
     x = rng.standard_normal((3, 4, 3, 4))
     w = rng.standard_normal((4, 3, 3, 2))
     whole = conv_transpose2d(x, w, stride=2, padding=1, groups=2).numpy()
-    monkeypatch.setattr(window, "SCRATCH_BYTES", 1)
+    monkeypatch.setattr(window.CONFIG, "scratch_bytes", 1)
     chunk_spy.clear()
     chunked = conv_transpose2d(x, w, stride=2, padding=1, groups=2).numpy()
     assert len(chunk_spy[0][1]) == 3

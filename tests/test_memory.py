@@ -55,7 +55,7 @@ def test_chunked_results_equal_unchunked(name, monkeypatch):
     x = np.random.default_rng(0).standard_normal((6, 4, 24, 24)).astype(np.float32)
     op = OPS[name]
     expected = forward_backward(op, x)
-    monkeypatch.setattr(window, "SCRATCH_BYTES", 8 * 1024)
+    monkeypatch.setattr(window.CONFIG, "scratch_bytes", 8 * 1024)
     plans = []  # the chunk plans of the convolution and pooling kernels
     for module, name in ((window, "batch_chunks"), (pool_kernels, "_plane_chunks")):
         original = getattr(module, name)
@@ -79,11 +79,11 @@ def test_forward_scratch_stays_within_the_budget(name, monkeypatch):
     """
     x = np.random.default_rng(1).standard_normal((64, 4, 48, 48)).astype(np.float32)
     op = OPS[name]
-    monkeypatch.setattr(window, "SCRATCH_BYTES", BUDGET)
+    monkeypatch.setattr(window.CONFIG, "scratch_bytes", BUDGET)
     extra, out = peak_extra(lambda: op(x))
     out = out[0] if isinstance(out, tuple) else out
     assert extra <= 3 * BUDGET + 64 * 1024, (extra, out.array.nbytes)
-    monkeypatch.setattr(window, "SCRATCH_BYTES", 1 << 40)
+    monkeypatch.setattr(window.CONFIG, "scratch_bytes", 1 << 40)
     unbounded, _ = peak_extra(lambda: op(x))
     assert unbounded > extra  # the bound is one that chunking makes true
 
@@ -131,7 +131,7 @@ def test_conv_scratch_for_one_image_that_cannot_fit():
 def test_set_scratch_budget_is_what_kernels_read():
     previous = cnnlab.set_scratch_budget(12345)
     try:
-        assert window.SCRATCH_BYTES == 12345
+        assert window.CONFIG.scratch_bytes == 12345
         with pytest.raises(ValueError, match=r"set_scratch_budget: nbytes must be a positive int, got 0"):
             cnnlab.set_scratch_budget(0)
     finally:

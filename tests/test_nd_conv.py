@@ -141,7 +141,7 @@ def test_chunked_batches_match_one_chunk(monkeypatch):
     w = RNG.standard_normal((3, 2, 3, 2, 3))
     whole = F.conv3d(x, w, padding=1).numpy()
     monkeypatch.setattr(small, "SMALL_ELEMENTS", 0)
-    monkeypatch.setattr(conv_kernels.window, "SCRATCH_BYTES", 8 * 2 * 27 * 6 * 5 * 7)
+    monkeypatch.setattr(conv_kernels.window.CONFIG, "scratch_bytes", 8 * 2 * 27 * 6 * 5 * 7)
     xt = cnnlab.tensor(x, requires_grad=True)
     out = F.conv3d(xt, w, padding=1)
     np.testing.assert_allclose(out.detach().numpy(), whole, rtol=1e-12)

@@ -101,10 +101,10 @@ def test_small_path_stays_within_the_scratch_budget(small_spy, monkeypatch, rng)
     geometry = conv_kernels.conv_geometry(x.shape, w.shape, (1, 1), args["padding"], (1, 1), 1,
                                           "zeros")
     scratch = x.shape[0] * geometry.scratch_per_item(w.shape[0], x.itemsize)
-    monkeypatch.setattr(window, "SCRATCH_BYTES", scratch)
+    monkeypatch.setattr(window.CONFIG, "scratch_bytes", scratch)
     conv2d(x, w, b, padding=1)
     assert len(small_spy) == 1
-    monkeypatch.setattr(window, "SCRATCH_BYTES", scratch - 1)
+    monkeypatch.setattr(window.CONFIG, "scratch_bytes", scratch - 1)
     conv2d(x, w, b, padding=1)
     assert len(small_spy) == 1  # over budget: the large path chunks instead
 
@@ -294,7 +294,7 @@ def test_corr2d_gradient_reaches_the_leaf_dtype(rng):
     X = cnnlab.tensor(rng.standard_normal((4, 5)).astype(np.float32), requires_grad=True)
     K = cnnlab.tensor(np.float32([[1, -1]]), requires_grad=True)
     out = corr2d(X, K)
-    assert "Correlate2D" in repr(out.grad_fn)
+    assert out.grad_fn is not None     # through F.conv2d (small path), then a view
     out.sum().backward()
     assert X.grad.dtype == cnnlab.float32 and K.grad.dtype == cnnlab.float32
     TX = torch.tensor(X.detach().numpy(), requires_grad=True)

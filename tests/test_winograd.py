@@ -72,7 +72,7 @@ def test_chunked_batch_matches_unchunked(thin, monkeypatch):
     per_image = winograd.scratch_per_item(
         conv_kernels.conv_geometry(x.shape, w.shape, (1, 1), ((1, 1), (1, 1)), (1, 1), 1,
                                    "zeros"), 4, 8)
-    monkeypatch.setattr(conv_kernels.window, "SCRATCH_BYTES", 2 * per_image)
+    monkeypatch.setattr(conv_kernels.window.CONFIG, "scratch_bytes", 2 * per_image)
     chunked = F.conv2d(x, w, padding=1).numpy()
     assert [shape[0] for shape in thin] == [5, 2, 2, 1]   # whole batch, then 2 + 2 + 1
     np.testing.assert_allclose(chunked, whole, rtol=1e-13)

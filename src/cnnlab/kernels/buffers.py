@@ -9,7 +9,7 @@ into memory that is already mapped.
 A buffer that escapes a call (im2col columns kept for the backward pass) is wrapped
 in a :class:`Lent`, which gives it back when the last reference to it goes (when
 autograd frees the graph after ``backward``). The pool is per thread, and holds at
-most ``2 * SCRATCH_BYTES``.
+most ``2 * CONFIG.scratch_bytes``.
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ def give(array: np.ndarray) -> None:
     free = _free()
     if any(buffer is raw or np.shares_memory(buffer, raw) for buffer in free):
         return
-    if sum(b.nbytes for b in free) + raw.nbytes <= 2 * window.SCRATCH_BYTES:
+    if sum(b.nbytes for b in free) + raw.nbytes <= 2 * window.CONFIG.scratch_bytes:
         free.append(raw)
 
 

@@ -21,7 +21,7 @@ How it is computed (im2col, fastest of the designs measured on this machine):
 3. A 1x1 kernel with stride 1 and no padding skips im2col: it is a plain matrix
    product of ``w (O, C)`` with each image seen as ``(C, H*W)``.
 4. The batch is split into chunks (:func:`cnnlab.kernels.window.batch_chunks`) so
-   each scratch buffer stays under ``SCRATCH_BYTES``.
+   each scratch buffer stays under the scratch budget (``CONFIG.scratch_bytes``).
 
 Integer ``x`` and ``w`` accumulate exactly in int64 (beyond PyTorch, which has no
 integer convolution on CPU).
@@ -132,7 +132,7 @@ class ConvGeometry(NamedTuple):
                           (self.scratch_per_item(out_channels, itemsize),), np.uint8)
 
     def chunks(self, out_channels: int, itemsize: int) -> list:
-        """Batch slices such that one chunk's scratch stays under ``SCRATCH_BYTES``."""
+        """Batch slices such that one chunk's scratch stays under the scratch budget (``CONFIG.scratch_bytes``)."""
         per_item = self.scratch_per_item(out_channels, itemsize)
         return list(window.batch_chunks(self.input_shape[0], per_item))
 

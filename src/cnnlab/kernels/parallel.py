@@ -6,45 +6,39 @@ while they run, so two Python threads working on different images run them on tw
 cores. Kernels hand :func:`map_threads` independent pieces of work; it runs them on
 a shared pool of :func:`get_num_threads` threads.
 
-The default thread count follows the standard variables (``OMP_NUM_THREADS``, then
-``OPENBLAS_NUM_THREADS``), else the number of CPUs; :func:`set_num_threads` changes it,
-as ``torch.set_num_threads`` does.
+The thread count is ``CONFIG.threads`` (:mod:`cnnlab.kernels.config`: from
+``OMP_NUM_THREADS``, then ``OPENBLAS_NUM_THREADS``, else the number of CPUs);
+:func:`set_num_threads` changes it, as ``torch.set_num_threads`` does.
 """
 
 from __future__ import annotations
 
-import os
 from concurrent.futures import ThreadPoolExecutor
+
+from .config import CONFIG
 
 MIN_ELEMENTS_PER_THREAD = 1 << 20
 """Below this many elements per thread, splitting costs more than it saves."""
 
 
-def _default_threads() -> int:
-    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        value = os.environ.get(name, "")
-        if value.strip().isdigit() and int(value) > 0:
-            return int(value)
-    return max(1, os.cpu_count() or 1)
-
-
-_state = {"threads": _default_threads(), "executor": None}
+_executor = {"pool": None}   # the thread pool, made on first use
 
 
 def get_num_threads() -> int:
     """Threads cnnlab's kernels use for elementwise work."""
-    return _state["threads"]
+    return CONFIG.threads
 
 
 def set_num_threads(threads: int) -> int:
     """Set the threads cnnlab's kernels use (not BLAS's own); returns the previous count."""
     if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
         raise ValueError(f"set_num_threads: threads must be a positive int, got {threads!r}")
-    previous = _state["threads"]
+    previous = CONFIG.threads
     if threads != previous:
-        if _state["executor"] is not None:
-            _state["executor"].shutdown(wait=True)
-        _state.update(threads=threads, executor=None)
+        if _executor["pool"] is not None:
+            _executor["pool"].shutdown(wait=True)
+        _executor["pool"] = None
+        CONFIG.threads = threads
     return previous
 
 
@@ -66,10 +60,10 @@ def map_threads(function, items):
         for item in items:
             yield function(item)
         return
-    if _state["executor"] is None:
-        _state["executor"] = ThreadPoolExecutor(threads, thread_name_prefix="cnnlab")
+    if _executor["pool"] is None:
+        _executor["pool"] = ThreadPoolExecutor(threads, thread_name_prefix="cnnlab")
     for start in range(0, len(items), threads):
-        yield from _state["executor"].map(function, items[start:start + threads])
+        yield from _executor["pool"].map(function, items[start:start + threads])
 
 
 def split(n: int, parts: int) -> list:

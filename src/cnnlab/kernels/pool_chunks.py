@@ -18,13 +18,13 @@ from . import parallel, window
 def _plane_chunks(n: int, c: int, bytes_per_plane: int, elements_per_plane: int):
     """``(batch slice, channel slice)`` pairs covering all ``n * c`` planes.
 
-    Each chunk's scratch stays within ``window.SCRATCH_BYTES`` divided among the
+    Each chunk's scratch stays within ``window.CONFIG.scratch_bytes`` divided among the
     threads that run chunks at once (whole images when one fits, else groups of
     channels of one image), and there are at least as many chunks as threads worth
     using. Slices give views: nothing is copied to split.
     """
     threads = parallel.threads_for(n * c * elements_per_plane)
-    budget = max(1, window.SCRATCH_BYTES // threads)
+    budget = max(1, window.CONFIG.scratch_bytes // threads)
     per_image = bytes_per_plane * c
     if n >= threads and (per_image <= budget or c == 1):
         per_chunk = _balanced(n, max(1, budget // max(per_image, 1)), threads)
@@ -54,7 +54,7 @@ def planes_in_chunks(plane_arrays, shape_argument=None, scratch_per_plane=6, pla
     per-tap partial results: a few plane-sized arrays per plane) can be bounded by
     feeding it a slice of the planes at a time, and the slices can run on several
     threads (:mod:`cnnlab.kernels.parallel`). The decorated kernel then needs at most
-    about ``window.SCRATCH_BYTES`` beyond its input and output, whatever the batch size.
+    about ``window.CONFIG.scratch_bytes`` beyond its input and output, whatever the batch size.
 
     Parameters
     ----------

@@ -40,7 +40,7 @@ def is_small(geometry, out_channels: int, itemsize: int) -> bool:
     Zero padding only, and not depthwise (which has its own direct kernel). The
     scratch (columns, product, padded copy, counted as
     :meth:`~cnnlab.kernels.conv.ConvGeometry.scratch_per_item` counts it) must stay
-    within the budget ``window.SCRATCH_BYTES`` in one piece, as the large path would
+    within the budget ``window.CONFIG.scratch_bytes`` in one piece, as the large path would
     have it in one chunk: then the backward pass, which chunks by the same count, can
     reuse the columns. Sizes are Python ints, so the products cannot overflow.
     """
@@ -54,7 +54,7 @@ def is_small(geometry, out_channels: int, itemsize: int) -> bool:
     padded = n * channels * math.prod(geometry.padded_shape)
     out = out_channels * windows
     return (max(cols, padded, out) <= SMALL_ELEMENTS
-            and (cols + padded + out) * itemsize <= window.SCRATCH_BYTES)
+            and (cols + padded + out) * itemsize <= window.CONFIG.scratch_bytes)
 
 
 def conv_small(x: np.ndarray, weight: np.ndarray, bias, geometry, keep_cols: bool):

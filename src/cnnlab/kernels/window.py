@@ -24,9 +24,8 @@ import os
 
 import numpy as np
 
-#: Upper bound, in bytes, for one scratch buffer of a kernel (e.g. the im2col matrix).
-#: Kernels split the batch with :func:`batch_chunks` to stay under it.
-SCRATCH_BYTES = 256 * 2**20
+from .config import CONFIG
+
 
 
 def tap_slices(kernel_size: int, stride: int, dilation: int, out_size: int) -> list:
@@ -153,15 +152,15 @@ def set_scratch_budget(nbytes: int) -> int:
     >>> set_scratch_budget(previous) == 64 * 2**20
     True
     """
-    global SCRATCH_BYTES
     if isinstance(nbytes, bool) or not isinstance(nbytes, (int, np.integer)) or nbytes < 1:
         raise ValueError(f"set_scratch_budget: nbytes must be a positive int, got {nbytes!r}")
-    previous, SCRATCH_BYTES = SCRATCH_BYTES, int(nbytes)
+    previous, CONFIG.scratch_bytes = CONFIG.scratch_bytes, int(nbytes)
     return previous
 
 
 def batch_chunks(n: int, bytes_per_item: int):
-    """Yield slices over ``n`` batch items so that each chunk needs <= ``SCRATCH_BYTES``.
+    """Yield slices over ``n`` batch items so that each chunk needs <= the scratch budget
+    (``CONFIG.scratch_bytes``).
 
     ``bytes_per_item`` is the scratch one batch item needs. A chunk always holds at
     least one item, so a single huge item still runs (over the budget). All chunks
@@ -170,10 +169,10 @@ def batch_chunks(n: int, bytes_per_item: int):
 
     Examples
     --------
-    >>> list(batch_chunks(5, SCRATCH_BYTES // 2))
+    >>> list(batch_chunks(5, CONFIG.scratch_bytes // 2))
     [slice(0, 2, None), slice(2, 4, None), slice(4, 5, None)]
     """
-    per_chunk = max(1, SCRATCH_BYTES // max(int(bytes_per_item), 1))
+    per_chunk = max(1, CONFIG.scratch_bytes // max(int(bytes_per_item), 1))
     for start in range(0, n, per_chunk):
         yield slice(start, min(start + per_chunk, n))
 
