@@ -7,7 +7,7 @@ import re
 
 import numpy as np
 import pytest
-import torch  # noqa: F401  (the oracle of the suite: fail, never skip, without it)
+import torch  # the oracle of the suite: fail, never skip, without it
 from PIL import Image
 from scipy import ndimage
 
@@ -357,6 +357,20 @@ def test_summary_prints_the_table(capsys):
     status, quiet, _ = run(capsys, "summary", "--model", "lenet", "--input", "8x1x28x28", "-q")
     assert status == 0 and quiet.startswith("-----") and "[8, 10]" in quiet
     assert "Total mult-adds: 3,332,160" in quiet
+
+
+def test_summary_of_alexnet_from_the_registry(capsys):
+    """--model takes any model of cnnlab.models, on its usual input (224x224 here); the
+    parameter count is PyTorch's for the same layers."""
+    status, out, _ = run(capsys, "summary", "--model", "alexnet", "-q")
+    assert status == 0
+    assert "[1, 96, 54, 54]" in out and "[1, 256, 5, 5]" in out and "[1, 10]" in out
+    twin = torch.nn.Sequential(
+        torch.nn.Conv2d(1, 96, 11, 4, 1), torch.nn.Conv2d(96, 256, 5, padding=2),
+        torch.nn.Conv2d(256, 384, 3, padding=1), torch.nn.Conv2d(384, 384, 3, padding=1),
+        torch.nn.Conv2d(384, 256, 3, padding=1), torch.nn.Linear(6400, 4096),
+        torch.nn.Linear(4096, 4096), torch.nn.Linear(4096, 10))
+    assert f"Total params: {sum(p.numel() for p in twin.parameters()):,}" in out
 
 
 @pytest.mark.parametrize("argv, pattern", [

@@ -7,7 +7,7 @@ import argparse
 import re
 
 import cnnlab
-from cnnlab.models import MODELS
+from cnnlab.models import INPUT_SHAPES, MODELS
 
 from . import _common as common
 from .train import one_line
@@ -36,7 +36,7 @@ def model_name(text: str) -> str:
 
 def run(args) -> int:
     report = common.Report(args.quiet)
-    shape = args.input
+    shape = args.input or INPUT_SHAPES.get(args.model, (1, 28, 28))
     if args.model.endswith(".onnx"):
         from .export import onnx_summary
         shape = shape if len(shape) == 4 else (1,) + shape
@@ -70,8 +70,9 @@ def register(commands) -> None:
     parser.add_argument("--model", type=model_name, default="lenet",
                         help=f"the model: {', '.join(MODELS)} (default: lenet, LeNet-5), or an "
                              "ONNX file (model.onnx)")
-    parser.add_argument("--input", type=input_shape, default=(1, 28, 28), metavar="CxHxW",
+    parser.add_argument("--input", type=input_shape, metavar="CxHxW",
                         help="input shape: channels x height x width, or HxW, or a batch "
-                             "NxCxHxW (default: 1x28x28)")
+                             "NxCxHxW (default: the model's usual input: 1x28x28 for lenet, "
+                             "1x224x224 for alexnet and vgg11)")
     common.add_common(parser, out=False)
     parser.set_defaults(run=run)
