@@ -13,6 +13,7 @@ otherwise, prints its URL, and stops on Ctrl-C.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import webbrowser
 from pathlib import Path
@@ -26,6 +27,8 @@ from . import _common as common
 from .predict import load_model
 from .train import CHECKPOINT, ProgressBar, one_line
 
+RUN_KEY = "cnnlab.run"
+"""Where ``cnnlab export`` keeps the run's metadata in a safetensors file."""
 QUICK_RUN = Path("runs") / "explore-lenet"
 QUICK_SETTINGS = dict(limit_train=12000, limit_test=2000, epochs=1, batch_size=64, lr=0.05,
                       momentum=0.9, seed=0)
@@ -53,10 +56,16 @@ def newest_run(root=Path("runs")):
 
 
 def model_file(path: Path):
-    """A model from a file: a ``cnnlab train`` checkpoint (.npz or safetensors), or a
-    LeNet-5 state dict in safetensors (then MNIST's classes and normalisation)."""
+    """A model from a file: a ``cnnlab train`` checkpoint (.npz or safetensors), or LeNet-5
+    weights in safetensors (``cnnlab export --to model.safetensors``: the class names and
+    normalisation come from the file's metadata, else MNIST's)."""
     if not path.is_file():
         raise common.CliError(f"model file '{path}' not found")
+    if path.suffix.lower() == ".onnx":
+        raise common.CliError(
+            f"{path}: cnnlab explore shows a model layer by layer (an nn.Sequential), which an "
+            "ONNX graph is not; give the run it was exported from (--checkpoint RUN) or its "
+            "weights (cnnlab export --to model.safetensors)")
     try:
         model, run = load_model(path)
         return model, run, f"{run['model']} from {path}"
@@ -67,15 +76,16 @@ def model_file(path: Path):
     from cnnlab import serialization
 
     try:
-        state = serialization.load_weights(path)
-        classes = MNIST.classes
+        run = json.loads(serialization.read_metadata(path).get(RUN_KEY, "{}"))
+        classes = run.get("classes") or MNIST.classes
+        normalize = run.get("normalize") or list(MNIST.normalize)
         model = MODELS["lenet"](num_classes=len(classes))
-        model.load_state_dict(state)
-    except (ValueError, TypeError, KeyError) as error:
+        model.load_state_dict(serialization.load_weights(path))
+    except (ValueError, TypeError, KeyError, AttributeError, RuntimeError) as error:
         raise common.CliError(f"{path}: not LeNet-5 weights: {one_line(error)}") from None
-    run = {"model": "lenet", "dataset": "mnist", "classes": classes,
-           "normalize": list(MNIST.normalize)}
-    return model.eval(), run, f"lenet weights from {path} (MNIST's classes)"
+    run = {"model": "lenet", "dataset": run.get("dataset", "mnist"), "classes": classes,
+           "normalize": normalize}
+    return model.eval(), run, f"lenet weights from {path}"
 
 
 def train_quick(report, folder=QUICK_RUN):
