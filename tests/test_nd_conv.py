@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 import cnnlab
 import cnnlab.functional as F
 from cnnlab.kernels import conv as conv_kernels
-from cnnlab.kernels import small
+from cnnlab.kernels import geometry, small
 from reference_nd import conv_nd_reference, conv_transpose_nd_reference
 
 RNG = np.random.default_rng(15)
@@ -30,7 +30,7 @@ def route(request, monkeypatch):
     the large one (im2col, wide layout where stride is 1)."""
     if request.param == "large-path":
         monkeypatch.setattr(small, "SMALL_ELEMENTS", 0)
-        monkeypatch.setattr(conv_kernels, "WIDE_MIN_ELEMENTS", 0)
+        monkeypatch.setattr(geometry, "WIDE_MIN_ELEMENTS", 0)
     return request.param
 
 

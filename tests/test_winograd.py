@@ -7,7 +7,7 @@ import torch
 import cnnlab
 import cnnlab.functional as F
 from cnnlab.kernels import conv as conv_kernels
-from cnnlab.kernels import small, winograd
+from cnnlab.kernels import geometry, small, winograd
 
 
 @pytest.fixture
@@ -16,7 +16,7 @@ def thin(monkeypatch):
     counted. (Tiny problems otherwise take the small path, narrow layout.)"""
     monkeypatch.setattr(winograd, "MIN_CHANNELS", 1)
     monkeypatch.setattr(small, "SMALL_ELEMENTS", 0)
-    monkeypatch.setattr(conv_kernels, "WIDE_MIN_ELEMENTS", 0)
+    monkeypatch.setattr(geometry, "WIDE_MIN_ELEMENTS", 0)
     calls = []
     original = winograd.conv3x3_forward
 

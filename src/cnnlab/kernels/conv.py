@@ -1,34 +1,28 @@
-"""Convolution, transposed convolution, unfold and fold in NumPy: forward and backward.
+"""Convolution and transposed convolution in NumPy, forward and backward, for any
+number of spatial axes (1, 2 and 3 are tested).
 
-Notation in this module: ``x`` is the input ``(N, C, H, W)``, ``w`` the weight
-``(O, C/G, kh, kw)`` (PyTorch's OIHW) for ``G`` groups, ``y`` the output
-``(N, O, OH, OW)`` and ``dy`` its gradient. ``K = C * kh * kw`` and ``L = OH * OW``.
-``xp`` is ``x`` padded to ``(N, C, Hp, Wp)``.
+Notation (2-D; other dimensions have one size per axis): ``x`` is the input
+``(N, C, H, W)``, ``w`` the weight ``(O, C/G, kh, kw)`` (PyTorch's OIHW) for ``G``
+groups, ``y`` the output ``(N, O, OH, OW)`` and ``dy`` its gradient.
+``K = C * kh * kw`` and ``L = OH * OW``. ``xp`` is ``x`` padded to ``(N, C, Hp, Wp)``.
 
 Like PyTorch, "convolution" is cross-correlation::
 
     y[n, o, p, q] = b[o] + sum_{c in group(o), i, j}
                                w[o, c, i, j] * xp[n, c, p*sh + i*dh, q*sw + j*dw]
 
-How it is computed (im2col, fastest of the designs measured on this machine):
-
-1. Every kernel tap ``(i, j)`` reads one strided grid of ``xp``
-   (:func:`cnnlab.kernels.window.windows`). The grids are copied into one reused
-   buffer laid out ``(C, kh, kw, N, OH, OW)``, which reshapes for free to the
-   im2col matrix ``cols`` of shape ``(K, N * L)``.
-2. One BLAS matrix product per group (a single batched ``np.matmul`` call):
-   ``w (O, K) @ cols (K, N*L) -> (O, N*L)``, transposed to ``(N, O, OH, OW)``.
-3. A 1x1 kernel with stride 1 and no padding skips im2col: it is a plain matrix
-   product of ``w (O, C)`` with each image seen as ``(C, H*W)``.
-4. The batch is split into chunks (:func:`cnnlab.kernels.window.batch_chunks`) so
-   each scratch buffer stays under the scratch budget (``CONFIG.scratch_bytes``).
+The forward path a reader should follow is :func:`forward_im2col`: im2col
+(:mod:`cnnlab.kernels.im2col`: every kernel tap's strided grid of ``xp`` copied into
+one column matrix ``(K, N*L)``), then one matrix product per group,
+``w (O, K) @ cols (K, N*L)``, in batch chunks that keep the scratch within the
+budget (:mod:`cnnlab.kernels.config`). The faster routes for special shapes are
+separate named functions, chosen in one place, :func:`choose_route`, by the table
+:data:`ROUTES` with the reason for each. The backward pass is derived below
+:func:`conv_forward`; the transposed convolution is the input gradient of a
+convolution.
 
 Integer ``x`` and ``w`` accumulate exactly in int64 (beyond PyTorch, which has no
 integer convolution on CPU).
-
-The same im2col/col2im pair serves :func:`unfold_forward` and :func:`fold_forward`
-(only the layout of the column array differs: PyTorch's ``(N, K, L)``), and the
-transposed convolution is the input gradient of a convolution.
 """
 
 from __future__ import annotations
@@ -38,104 +32,13 @@ from typing import NamedTuple
 
 import numpy as np
 
-from . import pad as padding_kernels
-from . import buffers, parallel, quiet, small, winograd
-from . import window
-from .window import flat_windows, windows
-from ..shapes import output_size, transposed_output_size
-
-#: cnnlab/PyTorch ``padding_mode`` -> mode of :func:`cnnlab.kernels.pad.pad`.
-PADDING_MODES = {"zeros": "constant", "reflect": "reflect", "replicate": "replicate",
-                 "circular": "circular"}
-
-
-class ConvGeometry(NamedTuple):
-    """Everything about a convolution except the arrays, normalised.
-
-    Any number of spatial axes: 2 for conv2d (``(OH, OW)``), 1 or 3 for conv1d/3d;
-    every size below has one entry per spatial axis.
-    """
-
-    input_shape: tuple    # (N, C, *spatial): (N, C, H, W) in 2-D
-    kernel_size: tuple    # (kh, kw) in 2-D
-    stride: tuple
-    padding: tuple        # ((lo, hi), ...): ((top, bottom), (left, right)) in 2-D
-    dilation: tuple
-    out_shape: tuple      # number of windows along each axis: (OH, OW) in 2-D
-    groups: int
-    padding_mode: str     # 'zeros', 'reflect', 'replicate' or 'circular'
-    wide: bool = False    # stride-1 "wide" layout (see window.flat_windows)
-
-    @property
-    def padded_shape(self) -> tuple:
-        return tuple(n + lo + hi for n, (lo, hi) in zip(self.input_shape[2:], self.padding))
-
-    @property
-    def buffer_shape(self) -> tuple:
-        """The padded buffer: in the wide layout, slack along the first spatial axis holds
-        the tail of the last tap's run (never read by a real output)."""
-        shape = self.padded_shape
-        if not self.wide:
-            return shape
-        steps = [math.prod(shape[k + 1:]) for k in range(len(shape))]
-        slack = sum((k - 1) * d * step for k, d, step
-                    in zip(self.kernel_size[1:], self.dilation[1:], steps[1:]))
-        return (shape[0] - (-slack // steps[0]),) + shape[1:]
-
-    @property
-    def column_shape(self) -> tuple:
-        """Column-matrix entries per image and tap, by axis: the output shape, or in the
-        wide layout the first output size then the padded sizes (``(OH, Wp)`` in 2-D)."""
-        if self.wide:
-            return (self.out_shape[0],) + self.padded_shape[1:]
-        return self.out_shape
-
-    @property
-    def real(self) -> tuple:
-        """Index of the real outputs within :attr:`column_shape` (all of it if narrow)."""
-        return (slice(None),) + tuple(slice(0, size) for size in self.out_shape[1:])
-
-    @property
-    def locations(self) -> int:
-        """Column-matrix entries per image and tap: ``prod(column_shape)``."""
-        return math.prod(self.column_shape)
-
-    @property
-    def is_padded(self) -> bool:
-        return any(any(side) for side in self.padding)
-
-    @property
-    def depthwise(self) -> bool:
-        """One input and one output channel per group: each channel filtered on its own."""
-        channels = self.input_shape[1]
-        return self.groups > 1 and self.groups == channels and not self.pointwise
-
-    @property
-    def pointwise(self) -> bool:
-        """1x1 kernel, stride 1, no padding: a plain matrix product, no im2col."""
-        return (all(k == 1 for k in self.kernel_size) and all(s == 1 for s in self.stride)
-                and not self.is_padded and self.out_shape == tuple(self.input_shape[2:]))
-
-    def scratch_per_item(self, out_channels: int, itemsize: int) -> int:
-        """Scratch bytes per image: its im2col columns (K * L), its GEMM result (O * L)
-        and its padded copy (C * prod(padded)). The backward pass uses the same chunks."""
-        channels = self.input_shape[1]
-        kernel_area = math.prod(self.kernel_size)
-        padded_area = math.prod(self.buffer_shape)
-        return (channels * kernel_area * self.locations + out_channels * self.locations
-                + channels * padded_area) * itemsize
-
-    def check_memory(self, out_channels: int, itemsize: int) -> None:
-        """A clear MemoryError if even one image's scratch cannot fit in memory."""
-        window.check_fits(f"conv{len(self.kernel_size)}d", "scratch for one image (im2col "
-                          "columns, product, padded copy)",
-                          (self.scratch_per_item(out_channels, itemsize),), np.uint8)
-
-    def chunks(self, out_channels: int, itemsize: int) -> list:
-        """Batch slices such that one chunk's scratch stays under the scratch budget (``CONFIG.scratch_bytes``)."""
-        per_item = self.scratch_per_item(out_channels, itemsize)
-        return list(window.batch_chunks(self.input_shape[0], per_item))
-
+from . import buffers, quiet, small, window, winograd
+from .depthwise import depthwise_backward, depthwise_forward
+from .geometry import (PADDING_MODES, ConvGeometry, all_finite, choose_layout,  # noqa: F401
+                       compute_dtype, conv_geometry)
+from .im2col import (Scratch, cols_for_chunk, fold_backward, fold_forward,  # noqa: F401
+                     from_rows, input_grad_chunk, rows_of, unfold_backward, unfold_forward)
+from ..shapes import transposed_output_size
 
 class ConvCache(NamedTuple):
     """What :func:`conv_backward` needs from :func:`conv_forward`."""
@@ -146,376 +49,145 @@ class ConvCache(NamedTuple):
     cols: buffers.Kept | None  # (K, N*L) when the forward ran in one chunk, else None
 
 
-def compute_dtype(x: np.ndarray, weight: np.ndarray) -> np.dtype:
-    """int64 when both operands are integers (exact accumulation), else their float type."""
-    if x.dtype == weight.dtype and x.dtype.kind == "f":   # the common case, cheaply
-        return x.dtype
-    if x.dtype.kind in "biu" and weight.dtype.kind in "biu":
-        return np.dtype(np.int64)
-    return np.result_type(x.dtype, weight.dtype)
-
-
-def conv_geometry(x_shape, weight_shape, stride, padding, dilation, groups, padding_mode,
-                  out_shape=None) -> ConvGeometry:
-    """The :class:`ConvGeometry` (narrow layout; see :func:`_choose_layout`).
-
-    ``out_shape`` defaults to :func:`~cnnlab.shapes.output_size`.
-    """
-    kernel_size = tuple(weight_shape[2:])
-    if out_shape is None:
-        out_shape = tuple(output_size(n, k, s, p, d) for n, k, s, p, d
-                          in zip(x_shape[2:], kernel_size, stride, padding, dilation))
-    return ConvGeometry(tuple(x_shape), kernel_size, tuple(stride), tuple(map(tuple, padding)),
-                        tuple(dilation), tuple(out_shape), int(groups), padding_mode)
-
-
-WIDE_MIN_ELEMENTS = 4096
-"""Inputs smaller than this use the narrow layout: for them the call overhead dominates."""
-
-
-def _all_finite(*arrays) -> bool:
-    """The wide layout multiplies discarded columns by zeros: only safe for finite data.
-
-    A sum is NaN or infinite whenever an element is (and, rarely, when finite values
-    overflow, which only costs the faster layout): one pass, no temporary array.
-    """
-    return all(a.dtype.kind != "f" or bool(np.isfinite(np.sum(a))) for a in arrays)
-
-
-def _choose_layout(geometry: ConvGeometry, out_channels: int, *arrays) -> ConvGeometry:
-    """Check the scratch fits in memory, then use the wide layout where it applies."""
-    if geometry.pointwise:
-        return geometry
-    geometry.check_memory(out_channels, arrays[0].dtype.itemsize)
-    small = arrays[0].size < WIDE_MIN_ELEMENTS  # short rows cost little; skip the checks
-    if all(s == 1 for s in geometry.stride) and not small and _all_finite(*arrays):
-        return geometry._replace(wide=True)
-    return geometry
-
-
-# ------------------------------------------------------------ im2col / col2im
-
-
-def _taps(padded: np.ndarray, geometry: ConvGeometry):
-    """``(tap, view)`` per kernel tap, each view laid out ``(C, N, ...)`` like a column block.
-
-    Narrow layout: the tap's strided grid ``(C, N, *out_shape)`` (window.windows). Wide
-    layout (stride 1): the tap's contiguous run ``(C, N, locations)`` of the flattened
-    padded buffer (window.flat_windows).
-    """
-    if geometry.wide:
-        n, channels = padded.shape[:2]
-        flat = padded.reshape(n, channels, -1)
-        taps = flat_windows(flat, geometry.kernel_size, geometry.dilation,
-                            geometry.padded_shape, geometry.locations)
-        return ((tap, run.transpose(1, 0, 2)) for tap, run in taps)
-    taps = windows(padded, geometry.kernel_size, geometry.stride, geometry.dilation,
-                   geometry.out_shape)
-    return ((tap, grid.swapaxes(0, 1)) for tap, grid in taps)
-
-
-def im2col(xp: np.ndarray, geometry: ConvGeometry, cols: np.ndarray) -> np.ndarray:
-    """Copy every window tap of ``xp`` into ``cols`` and return ``cols``.
-
-    Parameters
-    ----------
-    xp : np.ndarray, shape (N, C, *geometry.buffer_shape)
-        The padded input (with slack rows in the wide layout).
-    cols : np.ndarray, shape (C, *kernel_size, N, *out_shape), written
-        ``cols[c, i, j, n, p, q] = xp[n, c, p*sh + i*dh, q*sw + j*dw]`` in 2-D, likewise
-        for other numbers of axes. Any strided view works: conv passes a contiguous
-        buffer (reshaped to ``(K, N*L)`` afterwards), unfold a transposed view of its
-        ``(N, C, kh, kw, OH, OW)`` result. In the wide layout the shape is
-        ``(C, *kernel_size, N, locations)`` (``OH * Wp`` in 2-D: ``q`` running over
-        the whole padded row).
-    """
-    def copy(batch):
-        for tap, view in _taps(xp[batch], geometry):
-            cols[(slice(None),) + tap + (batch,)] = view
-    _by_images(copy, xp.shape[0], cols.size)
-    return cols
-
-
-def _image_parts(n: int, elements: int) -> list:
-    """Slices of the ``n`` images, one per thread worth using on ``elements`` of work."""
-    return parallel.split(n, parallel.threads_for(elements))
-
-
-def _by_images(work, n: int, elements: int) -> None:
-    """Run ``work(batch_slice)`` over the images, split among threads when worthwhile
-    (each thread reads and writes its own images: no two touch the same memory)."""
-    for _ in parallel.map_threads(work, _image_parts(n, elements)):
-        pass
-
-
-def col2im(cols: np.ndarray, geometry: ConvGeometry, padded: np.ndarray) -> np.ndarray:
-    """The adjoint of :func:`im2col`: add each column entry back where it was read from.
-
-    Parameters
-    ----------
-    cols : np.ndarray, shape (C, *kernel_size, N, *out_shape)
-    padded : np.ndarray, shape (N, C, *padded_shape), accumulated into (pass zeros)
-
-    Returns
-    -------
-    ``padded``, after ``padded[n, c, p*sh + i*dh, q*sw + j*dw] += cols[c, i, j, n, p, q]``
-    (2-D; likewise in other dimensions). Overlapping windows add up: one strided
-    ``+=`` per tap. In the wide layout ``cols`` must be zero in the discarded
-    columns (``q >= OW``).
-    """
-    def add(batch):
-        for tap, view in _taps(padded[batch], geometry):
-            view += cols[(slice(None),) + tap + (batch,)]
-    _by_images(add, padded.shape[0], cols.size)
-    return padded
-
-
-def _pad_chunk(x_chunk: np.ndarray, geometry: ConvGeometry, scratch) -> np.ndarray:
-    """``x_chunk`` padded as ``geometry`` says.
-
-    Zero padding writes the interior of one zero buffer from ``scratch`` (borders stay
-    zero, so the buffer serves every chunk); other modes go through
-    :func:`cnnlab.kernels.pad.pad`.
-    """
-    if not geometry.is_padded and not geometry.wide:
-        return x_chunk
-    mode = PADDING_MODES.get(geometry.padding_mode)
-    if mode is None:
-        raise ValueError(f"conv2d: padding_mode must be one of {tuple(PADDING_MODES)}, "
-                         f"got {geometry.padding_mode!r}")
-    n, channels = x_chunk.shape[:2]
-    if mode != "constant":
-        x_chunk = padding_kernels.pad(x_chunk, ((0, 0), (0, 0)) + geometry.padding, mode)
-        if not geometry.wide:
-            return x_chunk
-        lows = (0,) * len(geometry.padding)
-    else:
-        lows = tuple(lo for lo, _ in geometry.padding)
-    padded = scratch.zeros("padded", (n, channels) + geometry.buffer_shape)
-    padded[_interior(lows, x_chunk.shape[2:])] = x_chunk
-    return padded
-
-
-def _interior(lows, sizes) -> tuple:
-    """Index of the input inside its padded copy: ``[:, :, top:top + H, left:left + W]``."""
-    return (slice(None), slice(None)) + tuple(slice(lo, lo + size)
-                                              for lo, size in zip(lows, sizes))
-
-
-def _unpad_chunk(grad_padded: np.ndarray, geometry: ConvGeometry, chunk_shape) -> np.ndarray:
-    """Gradient w.r.t. the unpadded chunk: the inverse bookkeeping of :func:`_pad_chunk`."""
-    grad_padded = grad_padded[:, :, :geometry.padded_shape[0]]
-    if not geometry.is_padded:
-        return grad_padded
-    mode = PADDING_MODES[geometry.padding_mode]
-    if mode == "constant":
-        return grad_padded[_interior([lo for lo, _ in geometry.padding], chunk_shape[2:])]
-    return padding_kernels.pad_backward(grad_padded, ((0, 0), (0, 0)) + geometry.padding,
-                                        mode, chunk_shape)
-
-
-class _Scratch:
-    """Flat buffers by name, sized for the first (largest) chunk and reused by the rest.
-
-    A smaller chunk takes a prefix of the buffer, so a zero-padded buffer keeps its
-    zero borders: the prefix of ``n`` images is exactly ``n`` whole images.
-    """
-
-    def __init__(self, dtype):
-        self.dtype = dtype
-        self.buffers = {}
-        self.kept = set()
-
-    def _view(self, name, shape, zero):
-        size = math.prod(shape)
-        buffer = self.buffers.get(name)
-        if buffer is None or buffer.size < size:
-            if buffer is not None:
-                buffers.give(buffer)
-            buffer = self.buffers[name] = buffers.take(size, self.dtype)
-            if zero:
-                buffer[:size] = 0
-        return buffer[:size].reshape(shape)
-
-    def get(self, name: str, shape) -> np.ndarray:
-        """An uninitialised buffer."""
-        return self._view(name, shape, zero=False)
-
-    def zeros(self, name: str, shape) -> np.ndarray:
-        """A buffer whose entries are zero where nobody wrote since it was made."""
-        return self._view(name, shape, zero=True)
-
-    def keep(self, name: str) -> None:
-        """``name``'s buffer outlives this call (it is not given back)."""
-        self.kept.add(name)
-
-    def release(self) -> None:
-        """Give every buffer not kept back to the pool (:mod:`cnnlab.kernels.buffers`)."""
-        for name, buffer in self.buffers.items():
-            if name not in self.kept:
-                buffers.give(buffer)
-        self.buffers = {}
-
-
-def _cols_for_chunk(x_chunk, geometry, scratch) -> np.ndarray:
-    """The im2col matrix ``(K, n*L)`` of one batch chunk, in the reused buffer."""
-    n, channels = x_chunk.shape[:2]
-    kernel = geometry.kernel_size
-    xp = _pad_chunk(x_chunk, geometry, scratch)
-    if geometry.wide:
-        cols = scratch.get("cols", (channels,) + kernel + (n, geometry.locations))
-    else:
-        cols = scratch.get("cols", (channels,) + kernel + (n,) + geometry.out_shape)
-    im2col(xp, geometry, cols)
-    return cols.reshape(channels * math.prod(kernel), n * geometry.locations)
-
-
-def _rows(dy_chunk: np.ndarray, geometry: ConvGeometry, scratch) -> np.ndarray:
-    """``dy`` chunk ``(n, O, *out_shape)`` as the GEMM layout ``(O, n*L)`` (a copy).
-
-    In the wide layout the discarded columns are zero, so they add nothing.
-    """
-    n, channels = dy_chunk.shape[:2]
-    if not geometry.wide:
-        return dy_chunk.swapaxes(0, 1).reshape(channels, -1)
-    rows = scratch.zeros("rows", (channels, n) + geometry.column_shape)
-    rows[(slice(None), slice(None)) + geometry.real] = dy_chunk.swapaxes(0, 1)
-    return rows.reshape(channels, -1)
-
-
-def _from_rows(result: np.ndarray, geometry: ConvGeometry, channels: int) -> np.ndarray:
-    """GEMM result ``(channels, n*L)`` as a ``(n, channels, *out_shape)`` view."""
-    grid = result.reshape((channels, -1) + geometry.column_shape)
-    return grid[(slice(None), slice(None)) + geometry.real].swapaxes(0, 1)
-
-
-def _input_grad_chunk(dy_rows, weight, geometry, chunk_shape, scratch) -> np.ndarray:
-    """``dx`` of one batch chunk from its ``dy`` rows ``(O, n*L)``: W.T @ dY, then col2im."""
-    groups = geometry.groups
-    out_channels = weight.shape[0]
-    kernel = geometry.kernel_size
-    n, channels = chunk_shape[:2]
-    w_t = weight.reshape(groups, out_channels // groups, -1).transpose(0, 2, 1)
-    dy_groups = dy_rows.reshape(groups, out_channels // groups, -1)
-    if out_channels == groups:
-        # One output channel per group (depthwise): the contraction has length 1, an
-        # outer product, which broadcasting does several times faster than matmul.
-        dcols = w_t * dy_groups
-    else:
-        dcols = np.matmul(w_t, dy_groups, out=scratch.get("dcols", (groups, w_t.shape[1],
-                                                                   dy_groups.shape[2])))
-    dcols = dcols.reshape((channels,) + kernel + (n, -1))
-    if not geometry.wide:
-        dcols = dcols.reshape((channels,) + kernel + (n,) + geometry.out_shape)
-    grad_padded = scratch.get("grad_padded", (n, channels) + geometry.buffer_shape)
-    grad_padded[...] = 0
-    col2im(dcols, geometry, grad_padded)
-    return _unpad_chunk(grad_padded, geometry, chunk_shape)
-
-
-# ----------------------------------------------------------------- depthwise
+# ------------------------------------------------------------------ routes
 #
-# With one input and one output channel per group, im2col + GEMM degenerates into C
-# products of a (1 x k*k) row by a (k*k x N*L) matrix. Directly, each output channel
-# is a sum over taps of (tap grid) * (one weight):
-#
-#   y[n, c] = b[c] + sum_{i,j} w[c, 0, i, j] * xp[n, c, i*dh + p*sh, j*dw + q*sw]
-#   dxp[n, c, tap grid] += w[c, 0, i, j] * dy[n, c]          (the transpose, per tap)
-#   dw[c, 0, i, j] = sum_{n,p,q} dy[n, c, p, q] * xp[n, c, tap grid]
-#
-# Done one image at a time, so the k*k passes over it stay in cache, and images
-# split among threads.
+# Each route computes conv_forward's result for the geometries it accepts and
+# returns (out, columns to keep for the weight gradient or None). The bias is added
+# by every route.
 
 
-def _depthwise_forward(x, weight, geometry) -> np.ndarray:
-    n, channels = x.shape[:2]
-    out = np.empty((n, channels) + geometry.out_shape, x.dtype)
-    taps = weight.reshape(channels, -1)
-
-    def work(part):
-        scratch = _Scratch(x.dtype)
-        for image in range(part.start, part.stop):
-            padded = _pad_chunk(x[image:image + 1], geometry, scratch)
-            total = product = None
-            # taps come in row-major order, the order of the flattened kernel
-            for k, (_, view) in enumerate(_taps(padded, geometry)):  # view: (C, 1, ...)
-                column = taps[:, k].reshape((channels,) + (1,) * (view.ndim - 1))
-                if total is None:
-                    total = scratch.get("total", view.shape)
-                    product = scratch.get("product", view.shape)
-                    np.multiply(view, column, out=total)
-                else:
-                    np.multiply(view, column, out=product)
-                    total += product
-            out[image] = total.reshape((channels,) + geometry.column_shape)[
-                (slice(None),) + geometry.real]
-        scratch.release()
-    _by_images(work, n, x.size)
-    return out
+def forward_small(x, weight, bias, geometry, keep_cols):
+    """Tiny problems: one strided view, one product (:mod:`cnnlab.kernels.small`)."""
+    return small.conv_small(x, weight, bias, geometry, keep_cols)
 
 
-def _depthwise_backward(dy, x, weight, geometry, need_input, need_weight):
-    n, channels = x.shape[:2]
-    taps = weight.reshape(channels, -1)
-    grad_x = np.empty(x.shape, x.dtype) if need_input else None
-    parts = _image_parts(n, x.size)
-    partial_w = [np.zeros(taps.shape, x.dtype) for _ in parts] if need_weight else None
-
-    def work(index):
-        part = parts[index]
-        scratch = _Scratch(x.dtype)
-        for image in range(part.start, part.stop):
-            if geometry.wide:   # dy in the layout of a tap: (C, 1, locations), zeros outside
-                rows = scratch.zeros("rows", (channels, 1) + geometry.column_shape)
-                rows[(slice(None), 0) + geometry.real] = dy[image]
-                rows = rows.reshape(channels, 1, -1)
-            else:
-                rows = dy[image:image + 1].swapaxes(0, 1)
-            padded = _pad_chunk(x[image:image + 1], geometry, scratch) if need_weight else None
-            grad_padded = None
-            if need_input:
-                grad_padded = scratch.get("grad_padded", (1, channels) + geometry.buffer_shape)
-                grad_padded[...] = 0
-            product = scratch.get("product", rows.shape)
-            if need_input:
-                for k, (_, view) in enumerate(_taps(grad_padded, geometry)):
-                    np.multiply(rows, taps[:, k].reshape((channels,) + (1,) * (rows.ndim - 1)),
-                                out=product)
-                    view += product
-            if need_weight:  # per channel, the dot product of dy with each tap
-                dy_rows = rows.reshape(channels, 1, -1)
-                for k, (_, view) in enumerate(_taps(padded, geometry)):
-                    dots = np.matmul(dy_rows, view.reshape(channels, -1, 1))
-                    partial_w[index][:, k] += dots.reshape(channels)
-            if need_input:
-                grad_x[image] = _unpad_chunk(grad_padded, geometry, (1,) + x.shape[1:])[0]
-        scratch.release()
-    for _ in parallel.map_threads(work, range(len(parts))):
-        pass
-    grad_w = sum(partial_w).reshape(weight.shape) if need_weight else None
-    return grad_x, grad_w
+def _bias_column(bias, geometry, dtype):
+    if bias is None:
+        return None
+    return bias.astype(dtype, copy=False).reshape((1, -1) + (1,) * len(geometry.out_shape))
 
 
-# -------------------------------------------------------------------- conv2d
+def forward_depthwise(x, weight, bias, geometry, keep_cols):
+    """One channel per group: direct per-tap multiply-adds (:mod:`cnnlab.kernels.depthwise`)."""
+    out = depthwise_forward(x, weight, geometry)
+    column = _bias_column(bias, geometry, x.dtype)
+    if column is not None:
+        out += column
+    return out, None
+
+
+def forward_pointwise(x, weight, bias, geometry, keep_cols):
+    """1x1 kernel, stride 1, no padding: each image is a ``(C, H*W)`` matrix and
+    ``y_n = W (O, C) @ x_n`` per group; no im2col."""
+    n, groups, out_channels = x.shape[0], geometry.groups, weight.shape[0]
+    w_groups = weight.reshape(groups, out_channels // groups, -1)
+    out = np.matmul(w_groups, x.reshape(n, groups, -1, math.prod(geometry.out_shape)))
+    out = out.reshape((n, out_channels) + geometry.out_shape)
+    column = _bias_column(bias, geometry, x.dtype)
+    if column is not None:
+        out += column
+    return out, None
+
+
+def forward_winograd(x, weight, bias, geometry, keep_cols):
+    """3x3 stride-1 with >= 128 channels: Winograd F(2x2, 3x3), 16 products per 2x2
+    output tile instead of 36 (:mod:`cnnlab.kernels.winograd`). No columns: the weight
+    gradient recomputes them."""
+    n, out_channels, dtype = x.shape[0], weight.shape[0], x.dtype
+    out = np.empty((n, out_channels) + geometry.out_shape, dtype)
+    scratch = Scratch(dtype)
+    bias = None if bias is None else bias.astype(dtype, copy=False)
+    per_item = winograd.scratch_per_item(geometry, out_channels, dtype.itemsize)
+    for chunk in window.batch_chunks(n, per_item):
+        winograd.conv3x3_forward(x[chunk], weight, bias, geometry, scratch, out[chunk])
+    scratch.release()
+    return out, None
+
+
+def forward_im2col(x, weight, bias, geometry, keep_cols):
+    """The general route: im2col, then one matrix product per group, per batch chunk."""
+    n, groups, out_channels, dtype = x.shape[0], geometry.groups, weight.shape[0], x.dtype
+    w_groups = weight.reshape(groups, out_channels // groups, -1)
+    column = _bias_column(bias, geometry, dtype)
+    out = np.empty((n, out_channels) + geometry.out_shape, dtype)
+    scratch = Scratch(dtype)
+    chunks = geometry.chunks(out_channels, dtype.itemsize)
+    for chunk in chunks:
+        cols = cols_for_chunk(x[chunk], geometry, scratch)
+        locations = cols.shape[1]
+        result = scratch.get("result", (groups, out_channels // groups, locations))
+        np.matmul(w_groups, cols.reshape(groups, -1, locations), out=result)
+        if column is None:
+            out[chunk] = from_rows(result, geometry, out_channels)
+        else:  # the bias is added in the same pass that lays out the result
+            np.add(from_rows(result, geometry, out_channels), column, out=out[chunk])
+    kept = None
+    if keep_cols and len(chunks) == 1:
+        kept = buffers.Lent(cols)
+        scratch.keep("cols")
+    scratch.release()
+    return out, kept
+
+
+#: The routes after the small-problem check, tried in order: (name, condition on
+#: (geometry, out_channels, dtype), reason). The first whose condition holds runs.
+#: Winograd depends on the shape (and the data being finite, which picks the wide
+#: layout), never on whether a gradient is wanted: a forward under no_grad gives the
+#: same bits as in training.
+ROUTES = (
+    ("depthwise", lambda g, out_channels, dtype: g.depthwise and out_channels == g.groups,
+     "one input and one output channel per group: K = k*k, a GEMM would be one row"),
+    ("pointwise", lambda g, out_channels, dtype: g.pointwise,
+     "1x1, stride 1, no padding: the input already is the column matrix"),
+    ("winograd", lambda g, out_channels, dtype: g.wide and winograd.applies(g, out_channels,
+                                                                             dtype),
+     "3x3, stride 1, >= 128 channels in and out: 2.25x fewer multiplications"),
+    ("im2col", lambda g, out_channels, dtype: True, "everything else"),
+)
+
+FORWARD = {"small": forward_small, "depthwise": forward_depthwise,
+           "pointwise": forward_pointwise, "winograd": forward_winograd,
+           "im2col": forward_im2col}
+
+
+def choose_route(geometry, out_channels, dtype, x, weight):
+    """``(route name, geometry)``: the one place where the forward route is chosen.
+
+    Tiny problems first (:func:`cnnlab.kernels.small.is_small`: below ~16k elements
+    the machinery costs more than the arithmetic); then the layout is chosen (the wide
+    stride-1 layout for finite data, :func:`~cnnlab.kernels.geometry.choose_layout`)
+    and the first of :data:`ROUTES` that applies runs. The same algorithms for every
+    number of spatial axes; Winograd only ever applies in 2-D (3x3 kernels).
+    """
+    if small.is_small(geometry, out_channels, dtype.itemsize):
+        return "small", geometry
+    geometry = choose_layout(geometry, out_channels, x, weight)
+    for name, applies, _reason in ROUTES:
+        if applies(geometry, out_channels, dtype):
+            return name, geometry
+    raise AssertionError("the im2col route applies to every geometry")
+
+
+# -------------------------------------------------------------- convolution
 
 
 @quiet
 def conv_forward(x, weight, bias, stride, padding, dilation, groups, padding_mode="zeros",
-                   out_shape=None, keep_cols=True):
-    """2-D convolution (cross-correlation, as in PyTorch).
+                 out_shape=None, keep_cols=True):
+    """Convolution (cross-correlation, as in PyTorch) over the trailing spatial axes.
 
     Parameters
     ----------
-    x : np.ndarray, shape (N, C, H, W)
-    weight : np.ndarray, shape (O, C / groups, kh, kw)
+    x : np.ndarray, shape (N, C, *spatial)
+    weight : np.ndarray, shape (O, C / groups, *kernel_size)
     bias : np.ndarray of shape (O,), or None
-    stride, dilation : (int, int)
-    padding : ((top, bottom), (left, right))
+    stride, dilation : tuple of int, one per spatial axis
+    padding : tuple of (lo, hi), one per spatial axis
     groups : int
         ``C`` and ``O`` are both divisible by it (checked by the caller).
     padding_mode : {'zeros', 'reflect', 'replicate', 'circular'}
-    out_shape : (int, int), optional
-        Number of windows ``(OH, OW)``; default from :func:`cnnlab.shapes.output_size`.
+    out_shape : tuple of int, optional
+        Number of windows per axis; default from :func:`cnnlab.shapes.output_size`.
         The transposed convolution passes a smaller one to drop trailing windows.
     keep_cols : bool
         Keep the im2col matrix for :func:`conv_backward` (only if the forward ran
@@ -524,7 +196,7 @@ def conv_forward(x, weight, bias, stride, padding, dilation, groups, padding_mod
 
     Returns
     -------
-    out : np.ndarray, shape (N, O, OH, OW)
+    out : np.ndarray, shape (N, O, *out_shape)
         Same dtype as ``x``/``weight``; int64 when both are integers.
     cache : ConvCache
     """
@@ -533,56 +205,11 @@ def conv_forward(x, weight, bias, stride, padding, dilation, groups, padding_mod
     weight = weight.astype(dtype, copy=False)
     geometry = conv_geometry(x.shape, weight.shape, stride, padding, dilation, groups,
                              padding_mode, out_shape)
-    out_channels = weight.shape[0]
-    if small.is_small(geometry, out_channels, dtype.itemsize):
-        out, cols = small.conv_small(x, weight, bias, geometry, keep_cols)
-        return out, ConvCache(geometry, x, weight, None if cols is None else buffers.Kept(cols))
-    geometry = _choose_layout(geometry, out_channels, x, weight)
-    w_groups = weight.reshape(groups, out_channels // groups, -1)
-    n = x.shape[0]
-    out_shape = (n, out_channels) + geometry.out_shape
-    cols_kept = None
-    bias = None if bias is None else bias.astype(dtype, copy=False)
-    column = None if bias is None else bias.reshape((1, -1) + (1,) * len(geometry.out_shape))
-    if geometry.depthwise and out_channels == groups:
-        out = _depthwise_forward(x, weight, geometry)
-        if column is not None:
-            out += column
-    elif geometry.pointwise:
-        # Each image is a (C, H*W) matrix: y_n = W (O, C) @ x_n, per group.
-        out = np.matmul(w_groups, x.reshape(n, groups, -1, math.prod(geometry.out_shape)))
-        out = out.reshape(out_shape)
-        if column is not None:
-            out += column
-    elif geometry.wide and winograd.applies(geometry, out_channels, dtype):
-        # 3x3, stride 1, >= 128 channels, finite data (wide layout). Chosen from the
-        # shape (and finiteness) alone, never from whether a gradient is wanted, so a
-        # forward under no_grad gives the same bits as in training; the weight
-        # gradient then recomputes the columns (conv_backward, cols=None).
-        out = np.empty(out_shape, dtype)
-        scratch = _Scratch(dtype)
-        per_item = winograd.scratch_per_item(geometry, out_channels, dtype.itemsize)
-        for chunk in window.batch_chunks(n, per_item):
-            winograd.conv3x3_forward(x[chunk], weight, bias, geometry, scratch, out[chunk])
-        scratch.release()
-    else:
-        out = np.empty(out_shape, dtype)
-        scratch = _Scratch(dtype)
-        chunks = geometry.chunks(out_channels, dtype.itemsize)
-        for chunk in chunks:
-            cols = _cols_for_chunk(x[chunk], geometry, scratch)
-            locations = cols.shape[1]
-            result = scratch.get("result", (groups, out_channels // groups, locations))
-            np.matmul(w_groups, cols.reshape(groups, -1, locations), out=result)
-            if column is None:
-                out[chunk] = _from_rows(result, geometry, out_channels)
-            else:  # the bias is added in the same pass that lays out the result
-                np.add(_from_rows(result, geometry, out_channels), column, out=out[chunk])
-        if keep_cols and len(chunks) == 1:
-            cols_kept = buffers.Lent(cols)
-            scratch.keep("cols")
-        scratch.release()
-    return out, ConvCache(geometry, x, weight, cols_kept)
+    route, geometry = choose_route(geometry, weight.shape[0], dtype, x, weight)
+    out, cols = FORWARD[route](x, weight, bias, geometry, keep_cols)
+    if route == "small" and cols is not None:
+        cols = buffers.Kept(cols)
+    return out, ConvCache(geometry, x, weight, cols)
 
 
 # Backward, derived as convolutions (JAX's convolution VJPs), then as im2col.
@@ -642,9 +269,9 @@ def conv_backward(grad_out, cache: ConvCache, need_input=True, need_weight=True,
     w_groups = weight.reshape(groups, out_channels // groups, -1)
 
     if geometry.depthwise and out_channels == groups and (need_input or need_weight):
-        if geometry.wide and not _all_finite(dy):
+        if geometry.wide and not all_finite(dy):
             geometry = geometry._replace(wide=False)
-        grad_x, grad_w = _depthwise_backward(dy, x, weight, geometry, need_input, need_weight)
+        grad_x, grad_w = depthwise_backward(dy, x, weight, geometry, need_input, need_weight)
         return grad_x, grad_w, grad_b
 
     if geometry.pointwise:
@@ -663,22 +290,22 @@ def conv_backward(grad_out, cache: ConvCache, need_input=True, need_weight=True,
         grad_w = np.zeros(w_groups.shape, dtype)
     if not (need_input or need_weight):
         return grad_x, grad_w, grad_b
-    scratch = _Scratch(dtype)
-    if geometry.wide and not _all_finite(dy):
+    scratch = Scratch(dtype)
+    if geometry.wide and not all_finite(dy):
         # Infinite or NaN gradients must not meet the wide layout's discarded columns.
         geometry = geometry._replace(wide=False)
         cached_cols = None
     for chunk in geometry.chunks(out_channels, dtype.itemsize):
-        dy_rows = _rows(dy[chunk], geometry, scratch)
+        dy_rows = rows_of(dy[chunk], geometry, scratch)
         if need_weight:
             cols = None if cached_cols is None else cached_cols.array
             if cols is None:
-                cols = _cols_for_chunk(x[chunk], geometry, scratch)
+                cols = cols_for_chunk(x[chunk], geometry, scratch)
             cols = cols.reshape(groups, -1, cols.shape[1])
             grad_w += np.matmul(dy_rows.reshape(groups, out_channels // groups, -1),
                                 cols.transpose(0, 2, 1))
         if need_input:
-            grad_x[chunk] = _input_grad_chunk(dy_rows, weight, geometry, x[chunk].shape,
+            grad_x[chunk] = input_grad_chunk(dy_rows, weight, geometry, x[chunk].shape,
                                               scratch)
     scratch.release()
     if need_weight:
@@ -686,7 +313,7 @@ def conv_backward(grad_out, cache: ConvCache, need_input=True, need_weight=True,
     return grad_x, grad_w, grad_b
 
 
-# ---------------------------------------------------------- transposed conv2d
+# ---------------------------------------------------- transposed convolution
 
 
 class ConvTransposeCache(NamedTuple):
@@ -734,17 +361,17 @@ def conv_transpose_forward(x, weight, bias, stride, padding, output_padding, gro
                             output_padding))
     geometry = conv_geometry((n, out_channels) + out_size, weight.shape, stride, padding,
                              dilation, groups, "zeros", out_shape=x.shape[2:])
-    geometry = _choose_layout(geometry, in_channels, x, weight)
+    geometry = choose_layout(geometry, in_channels, x, weight)
     out = np.empty(geometry.input_shape, dtype)
     if geometry.pointwise:
         w_groups = weight.reshape(groups, in_channels // groups, -1)
         x_groups = x.reshape(n, groups, in_channels // groups, -1)
         out[...] = np.matmul(w_groups.transpose(0, 2, 1), x_groups).reshape(out.shape)
     else:
-        scratch = _Scratch(dtype)
+        scratch = Scratch(dtype)
         for chunk in geometry.chunks(in_channels, dtype.itemsize):
             chunk_shape = (x[chunk].shape[0], out_channels) + out_size
-            out[chunk] = _input_grad_chunk(_rows(x[chunk], geometry, scratch), weight,
+            out[chunk] = input_grad_chunk(rows_of(x[chunk], geometry, scratch), weight,
                                            geometry, chunk_shape, scratch)
         scratch.release()
     if bias is not None:
@@ -781,66 +408,3 @@ def conv_transpose_backward(grad_out, cache: ConvTransposeCache, need_input=True
         if not need_input:
             grad_x = None
     return grad_x, grad_w, grad_b
-
-
-# -------------------------------------------------------------- unfold / fold
-
-
-def _unfold_geometry(input_shape, kernel_size, dilation, padding, stride) -> ConvGeometry:
-    return conv_geometry(input_shape, (1, 1) + tuple(kernel_size), stride, padding, dilation,
-                         1, "zeros")
-
-
-def unfold_forward(x, kernel_size, dilation, padding, stride) -> np.ndarray:
-    """Sliding local blocks (im2col), PyTorch's layout.
-
-    Parameters
-    ----------
-    x : np.ndarray, shape (N, C, H, W)
-    kernel_size, dilation, stride : (int, int)
-    padding : ((top, bottom), (left, right)), zeros
-
-    Returns
-    -------
-    np.ndarray, shape (N, C * kh * kw, OH * OW)
-        Row ``c * kh * kw + i * kw + j`` holds tap ``(i, j)`` of channel ``c``.
-    """
-    geometry = _unfold_geometry(x.shape, kernel_size, dilation, padding, stride)
-    n, channels = x.shape[:2]
-    out = np.empty((n, channels) + tuple(kernel_size) + geometry.out_shape, x.dtype)
-    xp = _pad_chunk(x, geometry, _Scratch(x.dtype))
-    im2col(xp, geometry, out.transpose(1, 2, 3, 0, 4, 5))
-    return out.reshape(n, -1, geometry.out_shape[0] * geometry.out_shape[1])
-
-
-def fold_forward(cols, output_size, kernel_size, dilation, padding, stride) -> np.ndarray:
-    """Sum sliding local blocks back into an image (col2im), PyTorch's layout.
-
-    Parameters
-    ----------
-    cols : np.ndarray, shape (N, C * kh * kw, L)
-        ``L`` equals the number of windows over the padded ``output_size``.
-    output_size : (int, int)
-
-    Returns
-    -------
-    np.ndarray, shape (N, C, output_size[0], output_size[1])
-    """
-    n = cols.shape[0]
-    channels = cols.shape[1] // (kernel_size[0] * kernel_size[1])
-    geometry = _unfold_geometry((n, channels) + tuple(output_size), kernel_size, dilation,
-                                padding, stride)
-    blocks = cols.reshape((n, channels) + tuple(kernel_size) + geometry.out_shape)
-    padded = np.zeros((n, channels) + geometry.padded_shape, cols.dtype)
-    col2im(blocks.transpose(1, 2, 3, 0, 4, 5), geometry, padded)
-    return np.ascontiguousarray(_unpad_chunk(padded, geometry, geometry.input_shape))
-
-
-def unfold_backward(grad_out, input_shape, kernel_size, dilation, padding, stride) -> np.ndarray:
-    """Gradient of :func:`unfold_forward`: fold the gradient back, ``(N, C, H, W)``."""
-    return fold_forward(grad_out, tuple(input_shape[2:]), kernel_size, dilation, padding, stride)
-
-
-def fold_backward(grad_out, kernel_size, dilation, padding, stride) -> np.ndarray:
-    """Gradient of :func:`fold_forward`: unfold the gradient, ``(N, C * kh * kw, L)``."""
-    return unfold_forward(grad_out, kernel_size, dilation, padding, stride)
