@@ -207,20 +207,21 @@ function setupInputs() {
       message(`${file.name}: ${error.message}`, true);
     }
   });
-  const pick = async (index) => {
-    try {
-      const answer = await api(`/api/test?index=${index}`);
-      $("test-index").value = answer.index;
-      await setDigit(answer.digit);
-      $("input-notes").textContent = `test image ${answer.index}, labelled ${answer.label}`;
-      message("", false);
-    } catch (error) {
-      message(error.message, true);
-    }
-  };
-  $("test-pick").addEventListener("click", () => pick(Number($("test-index").value)));
+  $("test-pick").addEventListener("click", () => pickTest(Number($("test-index").value)));
   $("test-random").addEventListener("click",
-    () => pick(Math.floor(Math.random() * state.info.test_images)));
+    () => pickTest(Math.floor(Math.random() * state.info.test_images)));
+}
+
+async function pickTest(index) {
+  try {
+    const answer = await api(`/api/test?index=${index}`);
+    $("test-index").value = answer.index;
+    await setDigit(answer.digit);
+    $("input-notes").textContent = `test image ${answer.index}, labelled ${answer.label}`;
+    message("", false);
+  } catch (error) {
+    message(error.message, true);
+  }
 }
 
 function showPrediction() {
@@ -625,7 +626,9 @@ async function start() {
     $("test-controls").hidden = false;
     $("test-index").max = state.info.test_images - 1;
   }
-  await setDigit(new Array(784).fill(0));
+  // Start on a test image when there is a test set, so that every view has something.
+  if (state.info.test_images > 0) await pickTest(0);
+  else await setDigit(new Array(784).fill(0));
   document.body.dataset.ready = "1";
 }
 
