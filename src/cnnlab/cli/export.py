@@ -46,7 +46,8 @@ def run(args) -> int:
     try:
         if target.suffix == ".onnx":
             _onnx()
-            cnnlab.onnx.export(model, cnnlab.zeros(*IMAGE_SHAPE), target,
+            shape = (1, *cnnlab.models.INPUT_SHAPES.get(metadata.get("model"), IMAGE_SHAPE[1:]))
+            cnnlab.onnx.export(model, cnnlab.zeros(*shape), target,
                                opset_version=args.opset, metadata={RUN_KEY: run_info})
             how = ("run it with ONNX Runtime (onnxruntime.InferenceSession), or with "
                    f"'cnnlab predict --model {target} IMAGE'")

@@ -60,7 +60,9 @@ def export(model, example_input, path, opset_version=17, dynamic_batch=True,
     ``cnnlab.onnx.SUPPORTED_TENSOR_OPS`` (``+``, ``*``, ``cat``, ``view`` / ``flatten``,
     ``mean``, ``relu`` ...), whose arguments are recovered from the traced values and
     checked against them. Python control flow is frozen at the traced path, as in
-    ``torch.onnx.export``'s tracer. Functional calls with arguments (``F.conv2d``,
+    ``torch.onnx.export``'s tracer; the trace records gradients (that is how it sees the
+    operations), so code that branches on ``cnnlab.is_grad_enabled()`` is exported in
+    its gradient-enabled branch (branch on ``self.training`` instead). Functional calls with arguments (``F.conv2d``,
     ``F.max_pool2d`` inside a custom forward) are refused: use the layer.
 
     Examples
@@ -81,10 +83,15 @@ def export(model, example_input, path, opset_version=17, dynamic_batch=True,
     if example.ndim < 1:
         raise ValueError("onnx.export: example_input must have a batch dimension, got a "
                          "0-d value")
+    traced = example
+    if dynamic_batch and example.shape[0] == 1:
+        # A batch of one hides which reductions run over the batch (a mean over axes
+        # (0, 2, 3) and one over (2, 3) give the same shapes and values): trace two.
+        traced = Tensor._wrap(np.concatenate([example.array, example.array]))
     was_training = [(module, module.training) for module in model.modules()]
     model.eval()
     try:
-        source, output, calls = trace(model, example, lambda m: converter_for(m) is not None)
+        source, output, calls = trace(model, traced, lambda m: converter_for(m) is not None)
     finally:
         for module, mode in was_training:
             module.training = mode

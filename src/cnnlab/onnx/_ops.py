@@ -118,7 +118,10 @@ def softmax(onnx_op, log):
 CONVERTERS = {
     "Add": binary("Add", np.add), "Sub": binary("Sub", np.subtract),
     "Mul": binary("Mul", np.multiply), "Div": binary("Div", np.divide),
+    "Pow": binary("Pow", np.power),
     "Relu": unary("Relu"), "Sigmoid": unary("Sigmoid"), "Tanh": unary("Tanh"),
+    "Sqrt": unary("Sqrt"), "Exp": unary("Exp"), "Log": unary("Log"), "Neg": unary("Neg"),
+    "Abs": unary("Abs"),
     "Clone": identity, "ToCopy": identity,
     "Cat": cat, "View": reshape, "Reshape": reshape, "Mean": mean, "Permute": permute,
     "Softmax": softmax("Softmax", log=False), "LogSoftmax": softmax("LogSoftmax", log=True),
