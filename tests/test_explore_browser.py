@@ -184,6 +184,11 @@ def test_corrupt_upload_shows_message(page, tmp_path):
     assert text.startswith("broken.png: cannot read this file:"), text
     assert page.find_element(By.ID, "input-message").get_attribute("class") == "error"
     shot(page, "input-section", tmp_path / "5-corrupt-upload.png")
+    huge = tmp_path / "huge.png"
+    huge.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(3 * 1024 * 1024))
+    page.find_element(By.ID, "upload").send_keys(str(huge))
+    text = wait_text(page, "input-message", lambda t: t.startswith("huge.png"))
+    assert text == "huge.png: the file is 3,145,736 bytes; at most 2,097,152 are accepted"
 
 
 def test_playground_output_size_and_error(page, tmp_path):

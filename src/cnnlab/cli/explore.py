@@ -177,6 +177,9 @@ def run(args) -> int:
         report.say(f"model: {description}")
         if warning:
             report.say(warning)
+        if args.host not in ("127.0.0.1", "localhost", "::1"):
+            report.say(f"note: listening on {args.host}: other computers that can reach it "
+                       "can use the page too")
         print(f"cnnlab explore: open {server.url} (Ctrl-C stops)", flush=True)
         if args.open:
             webbrowser.open(server.url)

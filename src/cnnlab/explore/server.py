@@ -169,7 +169,7 @@ class Handler(BaseHTTPRequestHandler):
             name = path[len("/static/"):]
             self._send(HTTPStatus.OK, static_file(name), STATIC[name])
         elif path == "/api/info":
-            self._json(explorer.info())
+            self._json({**explorer.info(), "max_upload": MAX_BODY})
         elif path == "/api/test":
             values = parse_qs(url.query).get("index", [""])
             try:

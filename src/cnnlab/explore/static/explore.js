@@ -200,6 +200,11 @@ function setupInputs() {
     const file = event.target.files[0];
     event.target.value = "";
     if (!file) return;
+    if (file.size > state.info.max_upload) {
+      message(`${file.name}: the file is ${file.size.toLocaleString()} bytes; at most ` +
+        `${state.info.max_upload.toLocaleString()} are accepted`, true);
+      return;
+    }
     try {
       await useImage(file, false);
       message(`${file.name}: read`, false);
