@@ -14,7 +14,8 @@ from .conv_transpose import conv_transpose1d, conv_transpose2d, conv_transpose3d
 from .channel_dropout import dropout1d, dropout2d, dropout3d
 from .im2col import fold, unfold
 from .loss import cross_entropy, mse_loss, nll_loss
-from .nonlinear import elu, gelu, leaky_relu, relu6, silu
+from .nonlinear import (elu, gelu, hardsigmoid, hardswish, hardtanh, leaky_relu, logsigmoid,
+                        mish, prelu, relu6, silu, softplus)
 from .normalization import batch_norm, group_norm, layer_norm
 from .padding import convolve2d, correlate2d, pad
 from .pool import (avg_pool1d, avg_pool2d, avg_pool3d, lp_pool1d, lp_pool2d, lp_pool3d,

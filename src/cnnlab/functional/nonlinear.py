@@ -1,4 +1,5 @@
-"""More activations: ``gelu``, ``leaky_relu``, ``silu``, ``elu``, ``relu6``.
+"""More activations: ``gelu``, ``leaky_relu``, ``silu``, ``elu``, ``relu6``, ``hardtanh``,
+``softplus``, ``mish``, ``hardswish``, ``hardsigmoid``, ``logsigmoid``, ``prelu``.
 
 Each is one recorded op whose backward is derived in its docstring. ``inplace=True`` is
 accepted for PyTorch compatibility but the result is always a new tensor: cnnlab never
@@ -15,7 +16,8 @@ import numpy as np
 from ..autograd import record
 from ..ops import as_tensor
 
-__all__ = ["elu", "erf", "gelu", "leaky_relu", "relu6", "silu"]
+__all__ = ["elu", "erf", "gelu", "hardsigmoid", "hardswish", "hardtanh", "leaky_relu",
+           "logsigmoid", "mish", "prelu", "relu6", "silu", "softplus"]
 
 
 def _float_input(input, function):
@@ -146,10 +148,111 @@ def elu(input, alpha=1.0, inplace=False):
                   lambda g: (np.where(positive, g, g * (negative_part + alpha)),))
 
 
+def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
+    """``min(max(x, min_val), max_val)``; gradient 1 strictly inside, else 0 (PyTorch)."""
+    low = _number(min_val, "hardtanh", "min_val")
+    high = _number(max_val, "hardtanh", "max_val")
+    if low > high:
+        raise ValueError(f"hardtanh: min_val ({min_val}) cannot be greater than max_val "
+                         f"({max_val})")
+    input = _float_input(input, "hardtanh")
+    x = input.array
+    out = np.clip(x, low, high).astype(x.dtype, copy=False)
+    inside = (x > low) & (x < high)
+    return record("Hardtanh", out, (input,), lambda g: (np.where(inside, g, 0),))
+
+
 def relu6(input, inplace=False):
     """``min(max(x, 0), 6)``; gradient 1 strictly inside (0, 6), else 0 (as PyTorch)."""
-    input = _float_input(input, "relu6")
+    return hardtanh(input, 0.0, 6.0)
+
+
+def softplus(input, beta=1.0, threshold=20.0):
+    """``log(1 + exp(beta x)) / beta``, and ``x`` where ``beta x > threshold``;
+    gradient ``sigmoid(beta x)`` (1 past the threshold)."""
+    beta = _number(beta, "softplus", "beta")
+    threshold = _number(threshold, "softplus", "threshold")
+    input = _float_input(input, "softplus")
     x = input.array
-    out = np.clip(x, 0, 6).astype(x.dtype, copy=False)
-    inside = (x > 0) & (x < 6)
-    return record("Hardtanh", out, (input,), lambda g: (np.where(inside, g, 0),))
+    scaled = beta * x
+    linear = scaled > threshold
+    out = np.where(linear, x, np.logaddexp(0, scaled) / beta).astype(x.dtype, copy=False)
+    slope = np.where(linear, 1, 0.5 * (1 + np.tanh(0.5 * scaled)))
+    return record("Softplus", out, (input,), lambda g: (g * slope,))
+
+
+def logsigmoid(input):
+    """``log(sigmoid(x)) = -log(1 + exp(-x))``; gradient ``1 - sigmoid(x)``."""
+    input = _float_input(input, "logsigmoid")
+    x = input.array
+    out = (-np.logaddexp(0, -x)).astype(x.dtype, copy=False)
+    return record("LogSigmoid", out, (input,),
+                  lambda g: (g * 0.5 * (1 - np.tanh(0.5 * x)),))
+
+
+def mish(input, inplace=False):
+    """``x tanh(softplus(x))``; with ``t = tanh(softplus(x))``,
+    ``dy/dx = t + x sigmoid(x) (1 - t^2)``."""
+    input = _float_input(input, "mish")
+    x = input.array
+    t = np.tanh(np.logaddexp(0, x))
+    out = (x * t).astype(x.dtype, copy=False)
+    return record("Mish", out, (input,),
+                  lambda g: (g * (t + x * 0.5 * (1 + np.tanh(0.5 * x)) * (1 - t * t)),))
+
+
+def hardswish(input, inplace=False):
+    """``x relu6(x + 3) / 6``; gradient 0 up to -3, ``x / 3 + 1/2`` strictly between,
+    1 from 3 on (PyTorch's values at the corners)."""
+    input = _float_input(input, "hardswish")
+    x = input.array
+    out = (x * np.clip(x + 3, 0, 6) / 6).astype(x.dtype, copy=False)
+    slope = np.where(x <= -3, 0, np.where(x < 3, x / 3 + 0.5, 1))
+    return record("Hardswish", out, (input,), lambda g: (g * slope,))
+
+
+def hardsigmoid(input, inplace=False):
+    """``relu6(x + 3) / 6``; gradient 1/6 strictly inside (-3, 3), else 0."""
+    input = _float_input(input, "hardsigmoid")
+    x = input.array
+    out = (np.clip(x + 3, 0, 6) / 6).astype(x.dtype, copy=False)
+    inside = (x > -3) & (x < 3)
+    return record("Hardsigmoid", out, (input,), lambda g: (np.where(inside, g / 6, 0),))
+
+
+def prelu(input, weight):
+    """``max(0, x) + weight * min(0, x)`` with one slope, or one per channel (axis 1;
+    input with fewer than 2 axes has one channel, as in PyTorch).
+
+    Gradients: ``dx = g`` where ``x > 0``, else ``weight g``; ``d weight = sum(g x)`` over
+    the negative entries of each channel.
+    """
+    input = _float_input(input, "prelu")
+    weight = as_tensor(weight, "prelu", "weight")
+    x, w = input.array, weight.array
+    if w.ndim != 1:
+        raise ValueError(f"prelu: weight must be 1-D, got shape {tuple(w.shape)}")
+    channel_axis = 1
+    channels = x.shape[1] if x.ndim >= 2 else 1
+    if w.size not in (1, channels):
+        raise ValueError(f"prelu: weight has {w.size} slopes; expected 1 or the "
+                         f"{channels} channels of the input (axis 1)")
+    shape = [1] * x.ndim
+    if w.size > 1:
+        shape[channel_axis] = w.size
+    slopes = w.reshape(shape)
+    positive = x > 0
+    out = np.where(positive, x, slopes * x).astype(x.dtype, copy=False)
+
+    def backward(g):
+        grad_x = np.where(positive, g, slopes * g) if input.requires_grad else None
+        grad_w = None
+        if weight.requires_grad:
+            contribution = np.where(positive, 0, g * x)
+            if w.size == 1:
+                grad_w = contribution.sum().reshape(1)
+            else:
+                axes = tuple(a for a in range(x.ndim) if a != channel_axis)
+                grad_w = contribution.sum(axis=axes)
+        return grad_x, grad_w
+    return record("Prelu", out, (input, weight), backward)

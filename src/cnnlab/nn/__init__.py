@@ -4,7 +4,8 @@ import sys as _sys
 
 from .. import functional
 from . import init  # noqa: F401
-from .activation import ELU, GELU, LeakyReLU, ReLU6, SiLU
+from .activation import (ELU, GELU, Hardsigmoid, Hardswish, Hardtanh, LeakyReLU, LogSigmoid,
+                         Mish, PReLU, ReLU6, SiLU, Softmax2d, Softplus)
 from .basic import Dropout, Flatten, Linear, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
 from .basic import Unflatten
 from .conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d

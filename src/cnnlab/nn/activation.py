@@ -12,8 +12,9 @@ import numbers
 import numpy as np
 
 from .. import functional as F
+from ..dtypes import as_dtype
 from ..functional import nonlinear
-from .module import Module
+from .module import Module, Parameter
 
 
 def _inplace_flag(inplace, layer):
@@ -92,6 +93,96 @@ class ELU(_Activation):
         return f"alpha={self.alpha}{_inplace_text(self)}"
 
 
+class Hardtanh(_Activation):
+    """``min(max(x, min_val), max_val)``, as ``torch.nn.Hardtanh``."""
+
+    def __init__(self, min_val=-1.0, max_val=1.0, inplace=False):
+        super().__init__(inplace)
+        self.min_val, self.max_val = min_val, max_val
+        nonlinear.hardtanh(np.zeros(1), min_val, max_val)   # checks the bounds now
+
+    def forward(self, input):
+        return nonlinear.hardtanh(input, self.min_val, self.max_val)
+
+    def extra_repr(self) -> str:
+        return f"min_val={self.min_val}, max_val={self.max_val}{_inplace_text(self)}"
+
+
+class Hardswish(_Activation):
+    """``x relu6(x + 3) / 6``, as ``torch.nn.Hardswish``."""
+
+    def forward(self, input):
+        return nonlinear.hardswish(input)
+
+    def extra_repr(self) -> str:
+        return ""   # PyTorch does not show inplace here
+
+
+class Hardsigmoid(_Activation):
+    """``relu6(x + 3) / 6``, as ``torch.nn.Hardsigmoid``."""
+
+    def forward(self, input):
+        return nonlinear.hardsigmoid(input)
+
+    def extra_repr(self) -> str:
+        return ""   # PyTorch does not show inplace here
+
+
+class Mish(_Activation):
+    """``x tanh(softplus(x))``, as ``torch.nn.Mish``."""
+
+    def forward(self, input):
+        return nonlinear.mish(input)
+
+    def extra_repr(self) -> str:
+        return ""   # PyTorch does not show inplace here
+
+
+class Softplus(Module):
+    """``log(1 + exp(beta x)) / beta`` (``x`` past ``threshold``), as ``torch.nn.Softplus``."""
+
+    def __init__(self, beta=1.0, threshold=20.0):
+        super().__init__()
+        self.beta, self.threshold = beta, threshold
+
+    def forward(self, input):
+        return nonlinear.softplus(input, self.beta, self.threshold)
+
+    def extra_repr(self) -> str:
+        return f"beta={self.beta}, threshold={self.threshold}"
+
+
+class LogSigmoid(Module):
+    """``log(sigmoid(x))``, as ``torch.nn.LogSigmoid``."""
+
+    def forward(self, input):
+        return nonlinear.logsigmoid(input)
+
+
+class PReLU(Module):
+    """Leaky ReLU with learned slopes: one (``num_parameters=1``) or one per channel,
+    initialised to ``init``, as ``torch.nn.PReLU``."""
+
+    def __init__(self, num_parameters=1, init=0.25, device=None, dtype=None):
+        super().__init__()
+        if isinstance(num_parameters, bool) or not isinstance(num_parameters, numbers.Integral) \
+                or num_parameters < 1:
+            raise ValueError(f"PReLU: num_parameters must be a positive int, got "
+                             f"{num_parameters!r}")
+        self.num_parameters, self.init = int(num_parameters), init
+        target = as_dtype(dtype).numpy if dtype is not None else np.float32
+        self.weight = Parameter(np.full(self.num_parameters, init, dtype=target))
+
+    def reset_parameters(self) -> None:
+        self.weight.array[...] = self.init
+
+    def forward(self, input):
+        return nonlinear.prelu(input, self.weight)
+
+    def extra_repr(self) -> str:
+        return f"num_parameters={self.num_parameters}"
+
+
 class GELU(Module):
     """``x * Phi(x)``, exactly (``'none'``) or with the tanh formula, as ``torch.nn.GELU``."""
 
@@ -134,6 +225,17 @@ class _SoftmaxBase(Module):
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"
+
+
+class Softmax2d(Module):
+    """Softmax over the channels of (N, C, H, W) or (C, H, W) input, as ``torch.nn.Softmax2d``."""
+
+    def forward(self, input):
+        ndim = np.ndim(input.array if hasattr(input, "array") else input)
+        if ndim not in (3, 4):
+            raise ValueError(f"Softmax2d: expected 3D (C, H, W) or 4D (N, C, H, W) input, "
+                             f"got {ndim}D input")
+        return F.softmax(input, -3)
 
 
 class Softmax(_SoftmaxBase):
