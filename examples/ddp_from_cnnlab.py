@@ -106,7 +106,7 @@ def accuracy(model, images, labels) -> float:
     return float((predictions == labels).mean())
 
 
-def main(argv=None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--samples", type=int, default=512, help="MNIST training images used")
     parser.add_argument("--batch-size", type=int, default=64, help="global batch (even)")
@@ -116,6 +116,11 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default="runs/ddp", help="folder for the weight files")
     parser.add_argument("--check", action="store_true",
                         help="also train in one process and compare the weights")
+    return parser
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
     if args.batch_size % args.processes:
         parser.error("--batch-size must be a multiple of --processes")

@@ -3,8 +3,11 @@ model.onnx``: files that open elsewhere, the same predictions, and one-line erro
 
 import contextlib
 import io
+import os
 import re
+import shlex
 import warnings
+from pathlib import Path
 
 import numpy as np
 import onnxruntime
@@ -129,3 +132,54 @@ def test_one_line_errors(run, tmp_path, argv, message):
     status, out, err = cli(*[a.format(run=folder, tmp=tmp_path) for a in argv])
     assert status == 2 and out == ""
     assert re.match(message, err) and err.count("\n") == 1, err
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def readme_section():
+    text = (ROOT / "README.md").read_text()
+    return text.split("## When you outgrow cnnlab\n", 1)[1].split("\n## ", 1)[0]
+
+
+def test_readme_when_you_outgrow_cnnlab_runs_as_written(run, tmp_path, monkeypatch):
+    _, images = run
+    section = readme_section()
+    consoles = re.findall(r"```console\n(.*?)```", section, flags=re.S)
+    commands = [line.split("  #")[0].strip() for block in consoles
+                for line in block.splitlines() if line.strip()]
+    assert [c.split()[:2] for c in commands] == [
+        ["cnnlab", "train"], ["cnnlab", "export"], ["cnnlab", "export"], ["cnnlab", "predict"],
+        ["cnnlab", "summary"], ["python", "examples/ddp_from_cnnlab.py"]]
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "digit.png").write_bytes(images[0].read_bytes())
+    outputs = []
+    for command in commands[:-1]:
+        status, out, err = cli(*shlex.split(command)[1:])
+        assert status == 0, (command, err)
+        outputs.append(out)
+    assert re.search(r"digit\.png: \d - \w+, probability", outputs[3])
+    assert "total parameters: 61,706" in outputs[4]
+    # the DDP command's flags are the example's (tests/test_ddp_example.py runs it)
+    from test_ddp_example import load_example
+    example = load_example()
+    args = example.build_parser().parse_args(shlex.split(commands[-1])[2:])
+    assert args.check and args.processes == 2
+    # the Python block, as written, in the same folder
+    code = re.search(r"```python\n(.*?)```", section, flags=re.S).group(1)
+    namespace = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        exec(compile(code, "README.md", "exec"), namespace)
+    assert namespace["logits"].shape == (8, 10)
+    model = namespace["model"]
+    assert all(p.grad is not None for p in model.parameters())
+    assert namespace["state"]["epoch"] == 3
+    assert list(namespace["state"]["model"]) == list(model.state_dict())
+    trained, _ = load_model(Path("runs/lenet/checkpoint.npz"))
+    x = np.random.default_rng(2).standard_normal((3, 1, 28, 28)).astype(np.float32)
+    with torch.no_grad():
+        expected = namespace["twin"](torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(trained(cnnlab.tensor(x)).detach().numpy(), expected,
+                               rtol=1e-5, atol=1e-6)
+    assert os.path.exists("run.pt")
