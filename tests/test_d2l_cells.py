@@ -40,14 +40,14 @@ def test_section_runs_and_prints_what_torch_prints(section, tmp_path, single_thr
         # the second seed only tells deterministic outputs apart: training cells print
         # nothing on stdout, so they are left out of it (time)
         theirs_again = d2l_book.run_section(section, 1, "torch", train=False)
-    failures, compared = [], 0
+    failures, compared = [], 0   # deterministic outputs that are not empty
     for number, (cell, (out, error), (ref, ref_error), (ref2, _)) in enumerate(
             zip(section["cells"], ours, theirs, theirs_again)):
         assert ref_error is None, f"cell {number} fails on PyTorch: {ref_error}"
         if error is not None:
             failures.append(f"cell {number} raises {error}\n{cell['code']}")
         elif ref == ref2 or (d2l_book.is_training_cell(cell["code"]) and ref == ""):
-            compared += 1
+            compared += ref != ""
             if out != d2l_book.normalise(ref):
                 failures.append(f"cell {number} prints\n{out}\nPyTorch prints\n"
                                 f"{d2l_book.normalise(ref)}\n{cell['code']}")
@@ -56,8 +56,9 @@ def test_section_runs_and_prints_what_torch_prints(section, tmp_path, single_thr
 
 
 def test_enough_outputs_were_compared():
-    """Guards against a runner that compares nothing (e.g. every output empty)."""
+    """Guards against a runner that compares nothing: 31 cells print a deterministic,
+    non-empty output (shapes, layer summaries, the chapter's small tensors)."""
     if len(_RESULTS) < len(SECTIONS):
         pytest.fail("run with the section tests (they record what they compared)")
     compared = sum(c for _, c in _RESULTS.values())
-    assert compared >= 60, _RESULTS
+    assert compared >= 31, _RESULTS
