@@ -12,9 +12,15 @@ under :mod:`cProfile` (cross-entropy, SGD, as ``cases_book.py``). Printed: the w
 CPU seconds of the profiled steps, then the ``--top`` functions by own time
 (``tottime``) and by cumulative time, each with its share of the total.
 
-cProfile measures the calling thread: work that cnnlab hands to its worker threads
-shows up as the time the main thread waits for it (``lock.acquire``), and BLAS's own
-threads inside the NumPy call that started them.
+``--timer cpu`` (the default) clocks the process's CPU time: on a machine shared with
+other work, wall time would also count the time this process waited for a core. It
+runs single-threaded unless ``--threads`` says otherwise: OpenBLAS's idle threads spin
+for about 0.1 s after each product, and with more threads that CPU time landed on
+whatever function ran next (measured: 89% of a LeNet step "in" ``conv_backward``).
+``--timer wall`` clocks ``perf_counter`` with the default threads; then cnnlab's worker
+pool shows as ``lock.acquire`` (the main thread waiting for the workers).
+NumPy's ufuncs (``np.matmul``, ``np.add``, ...) are not functions to cProfile: their
+time is the own time of the Python function that called them.
 """
 
 from __future__ import annotations
@@ -64,15 +70,19 @@ def main(argv=None) -> int:
     parser.add_argument("--steps", type=int, default=1, help="profiled steps (default 1)")
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--sort", choices=("tottime", "cumulative", "both"), default="both")
-    parser.add_argument("--threads", type=int, help="cnnlab's and the BLAS's threads")
+    parser.add_argument("--threads", type=int,
+                        help="cnnlab's and the BLAS's threads (default with --timer cpu: 1)")
+    parser.add_argument("--timer", choices=("cpu", "wall"), default="cpu",
+                        help="what cProfile clocks: process CPU time (default) or wall time")
     arguments = parser.parse_args(argv)
     if min(arguments.batch, arguments.steps, arguments.top) < 1:
         parser.error("--batch, --steps and --top must be >= 1")
-    if arguments.threads:
+    threads = arguments.threads or (1 if arguments.timer == "cpu" else None)
+    if threads:
         from _timing import set_blas_threads
 
-        set_blas_threads(arguments.threads)
-        cnnlab.set_num_threads(arguments.threads)
+        set_blas_threads(threads)
+        cnnlab.set_num_threads(threads)
     image = arguments.image or IMAGE[arguments.model]
     cnnlab.manual_seed(0)
     model = BUILDERS[arguments.model](cnnlab_library())
@@ -87,7 +97,8 @@ def main(argv=None) -> int:
         optimizer.step()
 
     step()  # warm-up: first calls, scratch buffers
-    profiler = cProfile.Profile()
+    profiler = cProfile.Profile(time.process_time if arguments.timer == "cpu"
+                                else time.perf_counter)
     wall, cpu = time.perf_counter(), time.process_time()
     profiler.enable()
     for _ in range(arguments.steps):
@@ -98,8 +109,9 @@ def main(argv=None) -> int:
     total = stats.total_tt
     print(f"cnnlab {arguments.model}: {arguments.steps} step(s), batch {arguments.batch}, "
           f"{image} px; {wall:.2f} s wall, {cpu:.2f} s CPU (all threads), "
-          f"{total:.2f} s profiled (main thread, with cProfile's overhead); "
-          f"cnnlab threads {cnnlab.get_num_threads()}; load average {os.getloadavg()[0]:.2f}")
+          f"{total:.2f} s profiled ({arguments.timer} time, with cProfile's overhead); "
+          f"threads: cnnlab {cnnlab.get_num_threads()}, BLAS {threads or 'default'}; "
+          f"load average {os.getloadavg()[0]:.2f}")
     for sort in (("tottime", "cumulative") if arguments.sort == "both" else (arguments.sort,)):
         print(f"\nby {'own time' if sort == 'tottime' else 'cumulative time'}:")
         print("\n".join(table(stats, sort, arguments.top, total)))

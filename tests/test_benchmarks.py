@@ -384,3 +384,17 @@ def test_smoke_run_prints_the_tables_and_writes_the_json(tmp_path, capsys, resto
         assert measured["peak_mib"] >= measured["before_mib"] > 0 and measured["rise_mib"] > 0
         assert f"  {library:<7} +{measured['rise_mib']:.0f} MiB resident" in out
     assert report["memory"]["cnnlab"]["tracemalloc_mib"] > 0
+
+
+def test_profile_step_prints_where_a_step_spends_its_time(capsys, restore_threads):
+    import profile_step
+
+    assert profile_step.main(["lenet", "--batch", "4", "--top", "5", "--sort", "tottime"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("cnnlab lenet: 1 step(s), batch 4, 28 px;")
+    assert "threads: cnnlab 1, BLAS 1" in out and "by own time:" in out
+    assert "by cumulative time:" not in out
+    rows = out.split("by own time:\n")[1].splitlines()[1:]
+    assert len(rows) == 5
+    share = [float(row.split()[1]) for row in rows]  # own time, % of the profiled total
+    assert share == sorted(share, reverse=True) and 0 < share[0] <= 100
