@@ -146,6 +146,28 @@ def test_other_layers(tmp_path, make, shape):
     check_export(tmp_path, make(), shape)
 
 
+ND = {
+    "conv1d": (lambda: nn.Conv1d(3, 4, 3, stride=2, padding=1, dilation=1), (1, 3, 11)),
+    "conv1d-same": (lambda: nn.Conv1d(3, 4, 4, padding="same", dilation=2), (1, 3, 11)),
+    "conv3d-groups": (lambda: nn.Conv3d(4, 4, 3, padding=(1, 0, 1), groups=2), (1, 4, 5, 6, 4)),
+    "conv-transpose1d": (lambda: nn.ConvTranspose1d(3, 2, 3, stride=2, output_padding=1),
+                         (1, 3, 7)),
+    "conv-transpose3d": (lambda: nn.ConvTranspose3d(2, 3, 2, stride=2), (1, 2, 3, 3, 2)),
+    "max-pool1d": (lambda: nn.MaxPool1d(3, stride=2, padding=1, ceil_mode=True), (1, 3, 10)),
+    "avg-pool3d": (lambda: nn.AvgPool3d(2, stride=1, padding=1, count_include_pad=False),
+                   (1, 2, 4, 5, 3)),
+    "lp-pool1d": (lambda: nn.LPPool1d(2, 3, stride=2), (1, 3, 9)),
+    "adaptive-avg1d": (lambda: nn.AdaptiveAvgPool1d(1), (1, 3, 9)),
+    "adaptive-max3d": (lambda: nn.AdaptiveMaxPool3d((2, 1, 3)), (1, 2, 4, 5, 6)),
+    "batch-norm1d-3d-input": (lambda: nn.BatchNorm1d(3), (1, 3, 7)),
+}
+
+
+@pytest.mark.parametrize("make, shape", ND.values(), ids=ND.keys())
+def test_one_and_three_dimensional_layers(tmp_path, make, shape):
+    check_export(tmp_path, make(), shape)
+
+
 class Residual(nn.Module):
     """The book's ResNet block: F.relu and an in-place ``+=`` in a custom forward."""
 
