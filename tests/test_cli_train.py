@@ -275,6 +275,13 @@ def test_predict_reads_a_dark_digit_on_transparency(trained, test_digits, tmp_pa
     assert first.split(": ", 1)[1] == second.split(": ", 1)[1]
     from cnnlab.digits import decode_gray
 
+    # a blank picture is answered too, but with a warning
+    Image.fromarray(np.zeros((28, 28, 4), np.uint8), "RGBA").save(tmp_path / "blank.png")
+    status, out, err = run(capsys, "predict", "--checkpoint", folder / "checkpoint.npz",
+                           "--quiet", tmp_path / "blank.png")
+    assert status == 0 and out.startswith(f"{tmp_path / 'blank.png'}: ")
+    assert err == (f"warning: '{tmp_path / 'blank.png'}' has no digit after preparation "
+                   "(every pixel below 26 of 255): its answer means nothing\n")
     gray = decode_gray(tmp_path / "transparent.png")
     # composited over white: the ink stays dark (black), the background white
     np.testing.assert_allclose(gray, 1 - images[0] / 255, atol=1 / 255 + 1e-6)

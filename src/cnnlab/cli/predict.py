@@ -24,7 +24,10 @@ from . import _common as common
 from .edges import read_image
 from .train import one_line, read_checkpoint
 
-__all__ = ["IMAGE_SIZE", "class_label", "load_model", "prepare_digit", "probabilities"]
+BLANK_LEVEL = 26
+"""A prepared digit whose brightest pixel is below this (a tenth of 255) is blank."""
+
+__all__ = ["BLANK_LEVEL", "IMAGE_SIZE", "class_label", "load_model", "prepare_digit", "probabilities"]
 
 
 def load_model(path):
@@ -88,7 +91,10 @@ def run(args) -> int:
                f"normalised with mean {metadata['normalize'][0]}, std "
                f"{metadata['normalize'][1]}")
     probs = probabilities(model, [digit for _, _, digit, _ in prepared], metadata["normalize"])
-    for (path, shape, _, inverted), row in zip(prepared, probs):
+    for (path, shape, digit, inverted), row in zip(prepared, probs):
+        if digit.max() < BLANK_LEVEL:
+            print(f"warning: '{path}' has no digit after preparation (every pixel below "
+                  f"{BLANK_LEVEL} of 255): its answer means nothing", file=sys.stderr)
         best = int(np.argmax(row))
         line = f"{path}: {class_label(best, metadata['classes'])}, probability {row[best]:.4f}"
         if not args.quiet:
