@@ -299,6 +299,12 @@ def test_pickle_and_torch_save_files_are_refused_without_running_code(tmp_path):
     with pytest.raises(ValueError, match=r"checkpoint.load: .*torch\.pt is not a valid cnnlab "
                                          r"checkpoint"):
         cnnlab.load(torch_file)
+    pickled_npz = tmp_path / "pickled.npz"
+    np.savez(pickled_npz, **{checkpoint.MARKER: np.frombuffer(b"{}", np.uint8),
+                             "array_0": np.array([MakesDirectory(target)], dtype=object)})
+    with pytest.raises(ValueError, match=r"checkpoint.load: .*pickled\.npz is not a valid "
+                                         r"cnnlab checkpoint"):
+        cnnlab.load(pickled_npz)
     assert not target.exists()
 
 
