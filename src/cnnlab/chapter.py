@@ -21,7 +21,6 @@ from . import dtypes
 from . import functional as F
 from .ops import as_tensor, cast, matmul, reshape
 from .shapes import int_pair, window_output_shape
-from .tensor import Tensor
 
 __all__ = ["corr2d", "corr2d_multi_in", "corr2d_multi_in_out", "corr2d_multi_in_out_1x1",
            "pool2d"]

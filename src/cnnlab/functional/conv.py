@@ -20,6 +20,7 @@ import numpy as np
 
 from ..autograd import needs_grad, record
 from ..kernels import conv as conv_kernels
+from ..kernels import geometry
 from ..ops import as_tensor
 from ..shapes import _is_int, int_tuple, padding_pairs, window_output_shape
 from ..kernels.window import check_fits
@@ -30,7 +31,7 @@ from ._common import (LAYOUTS, PlanCache, empty_result, exact_key, matching_dtyp
 __all__ = ["PADDING_MODES", "conv1d", "conv2d", "conv3d"]
 
 #: The ``padding_mode`` values (PyTorch's names), from the kernels' table.
-PADDING_MODES = tuple(conv_kernels.PADDING_MODES)
+PADDING_MODES = tuple(geometry.PADDING_MODES)
 
 
 # -------------------------------------------------------------------- checks

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd import record
-from ..kernels import conv as conv_kernels
+from ..kernels import im2col as im2col_kernels
 from ..kernels.window import check_fits, tap_slices
 from ..ops import as_tensor, reshape
 from ..shapes import _is_int, formula, int_pair, padding_pairs, window_output_shape
@@ -73,10 +73,10 @@ def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
     if shape[0] == 0:
         return empty_result("Im2Col", input, (0, shape[1] * kernel_size[0] * kernel_size[1],
                                              out_h * out_w), batched)
-    out = conv_kernels.unfold_forward(input.array, kernel_size, dilation, padding, stride)
+    out = im2col_kernels.unfold_forward(input.array, kernel_size, dilation, padding, stride)
 
     def backward(grad):
-        return (conv_kernels.unfold_backward(grad, shape, kernel_size, dilation, padding,
+        return (im2col_kernels.unfold_backward(grad, shape, kernel_size, dilation, padding,
                                              stride),)
     return restore_batch(record("Im2Col", out, (input,), backward), batched)
 
@@ -141,11 +141,11 @@ def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
                              dilation[1]))
     if tensor.array.shape[0] == 0:
         return empty_result("Col2Im", tensor, (0, rows // kernel_area) + output_size, batched)
-    out = conv_kernels.fold_forward(tensor.array, output_size, kernel_size, dilation,
+    out = im2col_kernels.fold_forward(tensor.array, output_size, kernel_size, dilation,
                                     padding, stride)
 
     def backward(grad):
-        return (conv_kernels.fold_backward(grad, kernel_size, dilation, padding, stride),)
+        return (im2col_kernels.fold_backward(grad, kernel_size, dilation, padding, stride),)
     return restore_batch(record("Col2Im", out, (tensor,), backward), batched)
 
 

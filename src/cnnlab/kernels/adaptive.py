@@ -14,7 +14,8 @@ import math
 import numpy as np
 
 from ..shapes import transposed_output_size
-from .pool import accumulate_dtype, flat_index, max_and_winners, result_dtype, winner_positions
+from .pool_grid import (accumulate_dtype, flat_index, max_and_winners, result_dtype,
+                        winner_positions)
 from .pool_chunks import planes_in_chunks
 from .pool_passes import along, fold
 from .window import tap_slices

@@ -34,10 +34,8 @@ import numpy as np
 
 from . import buffers, quiet, small, window, winograd
 from .depthwise import depthwise_backward, depthwise_forward
-from .geometry import (PADDING_MODES, ConvGeometry, all_finite, choose_layout,  # noqa: F401
-                       compute_dtype, conv_geometry)
-from .im2col import (Scratch, cols_for_chunk, fold_backward, fold_forward,  # noqa: F401
-                     from_rows, input_grad_chunk, rows_of, unfold_backward, unfold_forward)
+from .geometry import ConvGeometry, all_finite, choose_layout, compute_dtype, conv_geometry
+from .im2col import Scratch, cols_for_chunk, from_rows, input_grad_chunk, rows_of
 from ..shapes import transposed_output_size
 
 class ConvCache(NamedTuple):

@@ -27,7 +27,7 @@ window in row-major order, starting from the first one inside the input with
 
 Row-major order is lexicographic in the tap coordinates, so the same scan done
 separably (the last axis's taps first, then each earlier axis over those results)
-picks the same winner. The backward pass reruns that scan on the saved input rather
+picks the same winner (:mod:`cnnlab.kernels.pool_grid`). The backward pass reruns that scan on the saved input rather
 than storing index arrays in the forward pass.
 """
 
@@ -35,279 +35,15 @@ from __future__ import annotations
 
 import functools
 import itertools
-import math
 
 import numpy as np
 
-from ..shapes import output_size, taps_inside
-from .pad import pad as pad_array
-from .pad import pad_backward
+from ..shapes import taps_inside
 from .pool_chunks import planes_in_chunks
-from .pool_passes import along, broadcast_along, pass_shapes, reduce_windows, window_runs
-from .window import tap_parts, tap_slices
-
-# ----------------------------------------------------------------- helpers
-
-
-def accumulate_dtype(dtype) -> np.dtype:
-    """The dtype sums are computed in: float64 for integers, float32 for float16."""
-    dtype = np.dtype(dtype)
-    if dtype.kind in "biu":
-        return np.dtype(np.float64)
-    if dtype == np.float16:
-        return np.dtype(np.float32)
-    return dtype
-
-
-def result_dtype(dtype) -> np.dtype:
-    """Lp and adaptive average pooling return floats: the input's, or float32 for integers."""
-    dtype = np.dtype(dtype)
-    return dtype if dtype.kind == "f" else np.dtype(np.float32)
-
-
-def max_fill(dtype):
-    """The padding value that never wins a maximum: -inf, or the smallest integer."""
-    dtype = np.dtype(dtype)
-    return -np.inf if dtype.kind == "f" else np.iinfo(dtype).min
-
-
-class Grid:
-    """Where every tap of every window reads, along each axis, for one pooling call.
-
-    Attributes (one entry per spatial axis)
-    ----------
-    out_shape : tuple of int
-    widths : tuple of (int, int)
-        Padding actually applied: the user's low padding, and on the high side
-        whatever the last window reads (more than the user's padding in ceil mode,
-        less when the trailing input is never read; negative widths crop).
-    slices : tuple of [slice]
-        :func:`tap_slices`: the padded positions tap ``t`` reads for all outputs.
-    runs : tuple of list
-        :func:`~cnnlab.kernels.pool_passes.window_runs`: the outputs grouped by which
-        taps read the input itself (padding skipped).
-    stride, dilation : tuple of int
-    first_inside : tuple of np.ndarray
-        Per output position, the first tap that reads the input rather than the
-        padding (where PyTorch's scan starts).
-    overlapping : tuple of bool
-        Whether two (window, tap) pairs read the same position.
-    """
-
-    def __init__(self, input_size, kernel_size, stride, padding, dilation, ceil_mode):
-        self.out_shape = tuple(output_size(n, k, s, p, d, ceil_mode) for n, k, s, p, d
-                               in zip(input_size, kernel_size, stride, padding, dilation))
-        widths, slices, first_inside, overlapping, parts = [], [], [], [], []
-        for n, k, s, (lo, _), d, o in zip(input_size, kernel_size, stride, padding,
-                                          dilation, self.out_shape):
-            reach = (o - 1) * s + d * (k - 1) + 1  # padded extent the last window reads
-            widths.append((lo, reach - n - lo))
-            slices.append(tap_slices(k, s, d, o))
-            # positions[o, t]: padded position read by tap t of window o
-            positions = (np.arange(o, dtype=np.int64)[:, None] * s
-                         + np.arange(k, dtype=np.int64)[None, :] * d)
-            inside = (positions >= lo) & (positions < lo + n)
-            first_inside.append(np.argmax(inside, axis=1))
-            overlapping.append(np.unique(positions).size < positions.size)
-            parts.append(tap_parts(n, k, s, d, o, lo))
-        self.stride, self.dilation = tuple(stride), tuple(dilation)
-        self.runs = tuple(window_runs(p, o, s) for p, o, s in zip(parts, self.out_shape, stride))
-        self.widths = tuple(widths)
-        self.slices = tuple(slices)
-        self.first_inside = tuple(first_inside)
-        self.overlapping = tuple(overlapping)
-
-    def pad(self, x: np.ndarray, value) -> np.ndarray:
-        """``x`` padded with ``value`` to exactly the extent the windows read."""
-        spatial = len(self.widths)
-        if all(lo == 0 and hi <= 0 for lo, hi in self.widths):
-            return x[(Ellipsis,) + tuple(slice(0, n + hi) for n, (_, hi)
-                                         in zip(x.shape[x.ndim - spatial:], self.widths))]
-        return pad_array(x, ((0, 0),) * (x.ndim - spatial) + self.widths, "constant", value)
-
-    def unpad(self, grad_padded: np.ndarray, input_shape) -> np.ndarray:
-        """Gradient of :meth:`pad`: the part of ``grad_padded`` over the input."""
-        if all(lo == 0 and hi == 0 for lo, hi in self.widths):
-            return grad_padded
-        widths = ((0, 0),) * (grad_padded.ndim - len(self.widths)) + self.widths
-        return pad_backward(grad_padded, widths, "constant", input_shape)
-
-    def padded_shape(self, input_shape) -> tuple:
-        """``input_shape`` with the spatial sizes padded by :attr:`widths`."""
-        spatial = len(self.widths)
-        lead, sizes = tuple(input_shape[:-spatial]), input_shape[-spatial:]
-        return lead + tuple(n + lo + hi for n, (lo, hi) in zip(sizes, self.widths))
-
-
-@functools.lru_cache(maxsize=256)
-def _cached_grid(*arguments) -> Grid:
-    grid = Grid(*arguments)
-    for positions in grid.first_inside:
-        positions.setflags(write=False)  # shared by every call with these arguments
-    return grid
-
-
-def grid_of(input_size, kernel_size, stride, padding, dilation, ceil_mode) -> Grid:
-    """The :class:`Grid` of these arguments, built once per distinct call: a network
-    pools the same shapes every step, and the grid costs more than a small pool."""
-    return _cached_grid(tuple(input_size), tuple(kernel_size), tuple(stride),
-                        tuple(map(tuple, padding)), tuple(dilation), bool(ceil_mode))
-
-
-def _spatial(x: np.ndarray, kernel_size) -> tuple:
-    return x.shape[x.ndim - len(kernel_size):]
-
-
-# ------------------------------------------------------- max with winners
-
-
-def _tap_dtype(taps: int) -> np.dtype:
-    return np.dtype(np.int8 if taps <= 127 else np.int32)
-
-
-def _max_with_winner(taps, first_inside, axis: int, nan_aware: bool):
-    """The maximum over ``taps`` and, per element, the tap PyTorch's scan picks.
-
-    PyTorch starts at the first tap inside the input with ``max = -inf`` and takes
-    tap ``t`` when ``tap > max or isnan(tap)``: the first maximum wins, and for
-    windows holding NaN the last NaN. Padding (``-inf`` or the smallest integer) is
-    never strictly greater than the running maximum, so it cannot win.
-
-    Parameters
-    ----------
-    taps : list of np.ndarray, equally shaped
-        The values tap ``t`` reads for every output, in tap order.
-    first_inside : np.ndarray of int, one per output position along ``axis``
-    axis : int (negative)
-    nan_aware : bool
-        Apply the NaN rule (needed only when the result holds NaN).
-
-    Returns
-    -------
-    maximum : np.ndarray, shaped like a tap
-    winner : np.ndarray of int8 (int32 for > 127 taps), same shape
-    """
-    maximum = np.array(taps[0], copy=True)
-    winner = np.empty(maximum.shape, dtype=_tap_dtype(len(taps)))
-    winner[...] = broadcast_along(first_inside, axis)
-    for t in range(1, len(taps)):
-        better = np.greater(taps[t], maximum)
-        if nan_aware:
-            better |= np.isnan(taps[t])
-        # winner = t where better, else unchanged: t exceeds every earlier winner, so
-        # a maximum with better * t does it (cheaper than a masked copy).
-        candidate = better.view(np.int8).astype(winner.dtype, copy=False)
-        candidate *= t
-        np.maximum(winner, candidate, out=winner)
-        np.maximum(maximum, taps[t], out=maximum)
-    return maximum, winner
-
-
-def max_and_winners(x: np.ndarray, taps_of, first_inside):
-    """Separable max with winners, last axis first.
-
-    Parameters
-    ----------
-    x : np.ndarray, shape (..., *spatial)
-        The (padded) input.
-    taps_of : callable
-        ``taps_of(array, axis)``: the taps of ``array`` along spatial ``axis``
-        (0-based), each with that axis reduced to the output size.
-    first_inside : tuple of np.ndarray
-        Per axis, the tap each scan starts from.
-
-    Returns
-    -------
-    inputs : list of np.ndarray
-        ``inputs[axis]``: what the pass along ``axis`` reduced.
-    out : np.ndarray
-    winners : list of np.ndarray
-        ``winners[axis]``: the winning tap of that pass, shaped like its result.
-    """
-    spatial = len(first_inside)
-
-    def scan(nan_aware):
-        inputs, winners = [None] * spatial, [None] * spatial
-        current = x
-        for axis in reversed(range(spatial)):
-            inputs[axis] = current
-            current, winners[axis] = _max_with_winner(taps_of(current, axis),
-                                                      first_inside[axis], axis - spatial,
-                                                      nan_aware)
-        return inputs, current, winners
-
-    result = scan(nan_aware=False)
-    out = result[1]
-    if out.dtype.kind == "f" and np.isnan(out).any():
-        result = scan(nan_aware=True)  # the NaN rule costs a pass per tap: only if needed
-    return result
-
-
-def winner_positions(winners, starts_of) -> list:
-    """The position, along each axis, of every output's winning input element.
-
-    ``winners`` as :func:`max_and_winners` returns them; ``starts_of(axis, tap)``
-    maps a winning tap (an int array shaped like the output) to the position it read
-    along ``axis``. The pass along axis ``a`` ran on an array whose axes before ``a``
-    still had their full (padded) length, so its winner is looked up at the winning
-    positions found for those axes.
-    """
-    spatial = len(winners)
-    out_shape = winners[0].shape
-    lead = math.prod(out_shape[:-spatial])
-    grids = np.indices(out_shape[-spatial:], sparse=True)
-    batch = np.arange(lead).reshape((-1,) + (1,) * spatial)
-    positions = []
-    for axis in range(spatial):
-        table = winners[axis].reshape((lead,) + winners[axis].shape[-spatial:])
-        tap = table[(batch,) + tuple(p.reshape((lead,) + out_shape[-spatial:])
-                                     for p in positions) + tuple(grids[axis:])]
-        positions.append(starts_of(axis, tap.astype(np.int64)))
-    return [p.reshape(out_shape) for p in positions]
-
-
-def _strided_taps(array: np.ndarray, axis: int, grid: Grid) -> list:
-    spatial = len(grid.out_shape)
-    return [array[along(axis - spatial, piece)] for piece in grid.slices[axis]]
-
-
-def _route(grad: np.ndarray, winner: np.ndarray, slices, axis: int, accumulate: bool,
-           out_shape) -> np.ndarray:
-    """Send each element of ``grad`` to the tap ``winner`` names along ``axis`` (negative).
-
-    The transpose of one max-reduction pass: tap ``t`` passes the gradient of the
-    outputs it won back to the positions it read. Without overlap every position is
-    read by one (window, tap) pair, so a strided assignment does it; with overlap the
-    contributions are added.
-    """
-    routed = np.zeros(out_shape, dtype=grad.dtype)
-    finite = bool(np.isfinite(grad).all())
-    for t, piece in enumerate(slices):
-        won = winner == t
-        view = routed[along(axis, piece)]
-        # grad * won is the fast path; it would turn an inf/NaN gradient that was not
-        # won into NaN, so those take np.where.
-        if finite and not accumulate:
-            np.multiply(grad, won, out=view)
-        elif finite:
-            view += grad * won
-        elif accumulate:
-            view += np.where(won, grad, 0)
-        else:
-            view[...] = np.where(won, grad, 0)
-    return routed
-
-
-def _spread(grad: np.ndarray, slices, axis: int, accumulate: bool, out_shape) -> np.ndarray:
-    """Transpose of a sum over taps along ``axis`` (negative): every tap receives ``grad``."""
-    spread = np.zeros(out_shape, dtype=grad.dtype)
-    for piece in slices:
-        if accumulate:
-            spread[along(axis, piece)] += grad
-        else:
-            spread[along(axis, piece)] = grad
-    return spread
-
+from .pool_grid import (Grid, accumulate_dtype, flat_index, grid_of, max_and_winners,  # noqa: F401
+                        max_fill, result_dtype, route, spatial_size, spread, strided_taps,
+                        winner_positions)
+from .pool_passes import along, pass_shapes, reduce_windows
 
 # --------------------------------------------------------------- max pooling
 
@@ -356,28 +92,19 @@ def max_pool(x: np.ndarray, kernel_size, stride, padding, dilation, ceil_mode=Fa
     array([[ 5.,  7.],
            [13., 15.]])
     """
-    size = _spatial(x, kernel_size)
+    size = spatial_size(x, kernel_size)
     grid = grid_of(size, kernel_size, stride, padding, dilation, ceil_mode)
     if not return_indices:
         return reduce_windows(np.maximum, x, grid)
     padded = grid.pad(x, max_fill(x.dtype))
     _, out, winners = max_and_winners(
-        padded, lambda array, axis: _strided_taps(array, axis, grid), grid.first_inside)
+        padded, lambda array, axis: strided_taps(array, axis, grid), grid.first_inside)
 
     def read(axis, tap):   # the padded position tap `tap` of each output reads
         o = np.arange(grid.out_shape[axis]).reshape((-1,) + (1,) * (len(size) - axis - 1))
         return o * stride[axis] + tap * dilation[axis]
     positions = winner_positions(winners, read)
     return out, flat_index([p - lo for p, (lo, _) in zip(positions, grid.widths)], size)
-
-
-def flat_index(positions, size) -> np.ndarray:
-    """Row-major flat index of per-axis positions in a plane of ``size`` (``h * W + w``)."""
-    index = positions[0].astype(np.int64, copy=True)
-    for position, n in zip(positions[1:], size[1:]):
-        index *= n
-        index += position
-    return index
 
 
 def _max_pool_backward_tiled(grad_output, x, out, kernel_size) -> np.ndarray:
@@ -436,7 +163,7 @@ def max_pool_backward(grad_output: np.ndarray, x: np.ndarray, kernel_size, strid
     np.ndarray, shape (N, C, *spatial), dtype of ``grad_output``
     """
     spatial = len(kernel_size)
-    grid = grid_of(_spatial(x, kernel_size), kernel_size, stride, padding, dilation, ceil_mode)
+    grid = grid_of(spatial_size(x, kernel_size), kernel_size, stride, padding, dilation, ceil_mode)
     tiles = (tuple(kernel_size) == tuple(stride) and all(d == 1 for d in dilation)
              and all(lo == 0 and hi <= 0 for lo, hi in grid.widths))
     if (out is not None and tiles
@@ -444,10 +171,10 @@ def max_pool_backward(grad_output: np.ndarray, x: np.ndarray, kernel_size, strid
         return _max_pool_backward_tiled(grad_output, x, out, kernel_size)
     padded = grid.pad(x, max_fill(x.dtype))
     inputs, _, winners = max_and_winners(
-        padded, lambda array, axis: _strided_taps(array, axis, grid), grid.first_inside)
+        padded, lambda array, axis: strided_taps(array, axis, grid), grid.first_inside)
     grad = grad_output
     for axis in range(spatial):
-        grad = _route(grad, winners[axis], grid.slices[axis], axis - spatial,
+        grad = route(grad, winners[axis], grid.slices[axis], axis - spatial,
                       grid.overlapping[axis], inputs[axis].shape)
     return grid.unpad(grad, x.shape)
 
@@ -462,7 +189,7 @@ def _window_sums_backward(grad: np.ndarray, grid: Grid, padded_shape) -> np.ndar
     shapes = pass_shapes(padded_shape[-spatial:], grid.out_shape)
     for axis in range(spatial):
         # the pass along `axis` produced shapes[spatial - axis] from shapes[spatial - axis - 1]
-        grad = _spread(grad, grid.slices[axis], axis - spatial, grid.overlapping[axis],
+        grad = spread(grad, grid.slices[axis], axis - spatial, grid.overlapping[axis],
                        lead + shapes[spatial - axis - 1])
     return grad
 
@@ -539,7 +266,7 @@ def avg_pool(x: np.ndarray, kernel_size, stride, padding, dilation, ceil_mode=Fa
            [ 6. ,  7.5,  9. ],
            [12. , 13.5, 15. ]])
     """
-    size = _spatial(x, kernel_size)
+    size = spatial_size(x, kernel_size)
     grid = grid_of(size, kernel_size, stride, padding, dilation, ceil_mode)
     divisor = avg_divisor(size, grid.out_shape, kernel_size, stride, padding, dilation,
                           count_include_pad, divisor_override)
@@ -613,7 +340,7 @@ def lp_pool(x: np.ndarray, norm_type, kernel_size, stride, padding, dilation,
     >>> lp_pool(x, 2, (2, 2), (2, 2), ((0, 0), (0, 0)), (1, 1))
     array([[[[5.]]]])
     """
-    grid = grid_of(_spatial(x, kernel_size), kernel_size, stride, padding, dilation, ceil_mode)
+    grid = grid_of(spatial_size(x, kernel_size), kernel_size, stride, padding, dilation, ceil_mode)
     magnitude = np.abs(x.astype(accumulate_dtype(x.dtype), copy=False))
     if np.isinf(norm_type):
         out = reduce_windows(np.maximum, magnitude, grid)
@@ -655,7 +382,7 @@ def lp_pool_backward(grad_output: np.ndarray, x: np.ndarray, out: np.ndarray, no
         grad = max_pool_backward(grad_output, magnitude, kernel_size, stride, padding,
                                  dilation, ceil_mode)
         return grad * np.sign(x)
-    grid = grid_of(_spatial(x, kernel_size), kernel_size, stride, padding, dilation, ceil_mode)
+    grid = grid_of(spatial_size(x, kernel_size), kernel_size, stride, padding, dilation, ceil_mode)
     out = out.astype(dtype, copy=False)
     with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
         window_grad = np.where(out == 0, 0, grad_output * out ** (1.0 - norm_type))

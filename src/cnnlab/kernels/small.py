@@ -9,7 +9,7 @@ so :func:`conv_small` computes the same im2col product directly:
 2. One strided view of ``xp`` holds every tap of every window,
    ``view[c, i, j, n, p, q] = xp[n, c, p*sh + i*dh, q*sw + j*dw]``; reshaping it
    copies it into the im2col matrix ``cols`` of shape ``(K, N*L)``, in the layout
-   of :func:`cnnlab.kernels.conv.im2col` (so :func:`~cnnlab.kernels.conv.conv_backward`
+   of :func:`cnnlab.kernels.im2col.im2col` (so :func:`~cnnlab.kernels.conv.conv_backward`
    can reuse it).
 3. One matrix product per group, ``w (O, K) @ cols (K, N*L)``, as in the large path.
 
@@ -39,7 +39,7 @@ def is_small(geometry, out_channels: int, itemsize: int) -> bool:
 
     Zero padding only, and not depthwise (which has its own direct kernel). The
     scratch (columns, product, padded copy, counted as
-    :meth:`~cnnlab.kernels.conv.ConvGeometry.scratch_per_item` counts it) must stay
+    :meth:`~cnnlab.kernels.geometry.ConvGeometry.scratch_per_item` counts it) must stay
     within the budget ``window.CONFIG.scratch_bytes`` in one piece, as the large path would
     have it in one chunk: then the backward pass, which chunks by the same count, can
     reuse the columns. Sizes are Python ints, so the products cannot overflow.
@@ -68,7 +68,7 @@ def conv_small(x: np.ndarray, weight: np.ndarray, bias, geometry, keep_cols: boo
     weight : np.ndarray, shape (O, C / groups, kh, kw)
         Both in the compute dtype.
     bias : np.ndarray of shape (O,), or None
-    geometry : cnnlab.kernels.conv.ConvGeometry
+    geometry : cnnlab.kernels.geometry.ConvGeometry
         Narrow layout, zero padding; :func:`is_small` holds.
     keep_cols : bool
         Return the im2col matrix for the backward pass.

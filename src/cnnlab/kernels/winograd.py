@@ -177,9 +177,9 @@ def conv3x3_forward(x: np.ndarray, weight: np.ndarray, bias, geometry, scratch,
         One batch chunk, finite, in the compute dtype.
     weight : np.ndarray, shape (O, C, 3, 3)
     bias : np.ndarray of shape (O,), or None
-    geometry : cnnlab.kernels.conv.ConvGeometry
+    geometry : cnnlab.kernels.geometry.ConvGeometry
         :func:`applies` holds.
-    scratch : cnnlab.kernels.conv._Scratch
+    scratch : cnnlab.kernels.im2col.Scratch
         Reused buffers (``padded`` keeps its zero border between chunks).
     out : np.ndarray, shape (n, O, OH, OW), written
     """
