@@ -34,6 +34,16 @@ CASES = {
     "LazyBatchNorm1d": (lambda m: m.LazyBatchNorm1d(), lambda m: m.BatchNorm1d(5), (4, 5)),
     "LazyBatchNorm2d": (lambda m: m.LazyBatchNorm2d(momentum=None),
                         lambda m: m.BatchNorm2d(3, momentum=None), (2, 3, 4, 4)),
+    # The lazy instance norms default to affine=True, track_running_stats=True (PyTorch's).
+    "LazyInstanceNorm1d": (lambda m: m.LazyInstanceNorm1d(),
+                           lambda m: m.InstanceNorm1d(3, affine=True, track_running_stats=True),
+                           (2, 3, 5)),
+    "LazyInstanceNorm2d": (lambda m: m.LazyInstanceNorm2d(affine=False),
+                           lambda m: m.InstanceNorm2d(2, track_running_stats=True),
+                           (2, 2, 3, 3)),
+    "LazyInstanceNorm3d": (lambda m: m.LazyInstanceNorm3d(bias=False, track_running_stats=False),
+                           lambda m: m.InstanceNorm3d(2, affine=True, bias=False),
+                           (1, 2, 2, 2, 2)),
     "LazyBatchNorm3d": (lambda m: m.LazyBatchNorm3d(affine=False),
                         lambda m: m.BatchNorm3d(2, affine=False), (2, 2, 2, 3, 3)),
 }
@@ -223,3 +233,10 @@ def test_load_state_dict_materialises_nested_lazy_layers():
     source.eval(), lazy.eval()
     np.testing.assert_array_equal(lazy(x).detach().numpy(), source(x).detach().numpy())
     assert [type(m) for m in lazy] == [type(m) for m in source]
+
+
+def test_lazy_instance_norm_reads_channels_of_unbatched_input():
+    # Beyond PyTorch, whose lazy instance norms read axis 1 here and then fail.
+    layer = nn.LazyInstanceNorm1d()
+    layer(cnnlab.randn(3, 5))
+    assert layer.num_features == 3 and type(layer) is nn.InstanceNorm1d

@@ -105,6 +105,8 @@ FAMILIES = {
     "AdaptiveMaxPool{}d": lambda cls: cls(2),
     "MaxUnpool{}d": lambda cls: cls(2),
     "Dropout{}d": lambda cls: cls(0.2),
+    "InstanceNorm{}d": lambda cls: cls(3, affine=True),
+    "LazyInstanceNorm{}d": lambda cls: cls(momentum=None, track_running_stats=True),
     "ZeroPad{}d": lambda cls: cls(1),
     "ConstantPad{}d": lambda cls: cls(1, 0.5),
     "ReflectionPad{}d": lambda cls: cls(2),

@@ -255,3 +255,47 @@ def test_register_buffer_persistence_and_assignment():
         ours.register_buffer("bad", [1, 2])
     with pytest.raises(KeyError, match="contain no '.'"):
         ours.register_buffer("a.b", cnnlab.zeros(1))
+
+
+# --------------------------------------------------------------- instance norm
+
+INSTANCE = {"1d": ("InstanceNorm1d", (3, 4, 5)), "1d-unbatched": ("InstanceNorm1d", (4, 6)),
+            "2d": ("InstanceNorm2d", (2, 4, 3, 5)), "3d": ("InstanceNorm3d", (2, 4, 2, 2, 3))}
+
+
+@pytest.mark.parametrize("case", INSTANCE.values(), ids=INSTANCE.keys())
+@pytest.mark.parametrize("options", [dict(), dict(affine=True),
+                                     dict(affine=True, track_running_stats=True),
+                                     dict(track_running_stats=True, momentum=None)],
+                         ids=["plain", "affine", "affine-tracking", "tracking-none-momentum"])
+def test_instance_norm_matches_torch_over_steps(case, options):
+    name, shape = case
+    ours, theirs = getattr(nn, name)(4, **options), getattr(torch.nn, name)(4, **options)
+    copy_module(ours, theirs)
+    assert repr(ours) == repr(theirs)
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    for step in range(3):
+        x, tx = pair(shape, seed=step, shift=step)
+        y, ty = ours(x), theirs(tx)
+        close(y, ty)
+        backward_both(y, ty, seed=step)
+        close(x.grad, tx.grad)
+    for p, tp in zip(ours.parameters(), theirs.parameters()):
+        close(p.grad, tp.grad)
+    for (bname, b), (_, tb) in zip(ours.named_buffers(), theirs.named_buffers()):
+        np.testing.assert_allclose(b.numpy(), tb.numpy(), **TOL)
+    ours.eval(), theirs.eval()
+    x, tx = pair(shape, seed=7)
+    y, ty = ours(x), theirs(tx)
+    close(y, ty)
+    backward_both(y, ty)
+    close(x.grad, tx.grad)
+
+
+def test_instance_norm_errors():
+    with pytest.raises(ValueError, match=r"InstanceNorm2d: expected 3D or 4D input \(got 2D"):
+        nn.InstanceNorm2d(3)(cnnlab.randn(2, 3))
+    with pytest.raises(ValueError, match="more than 1 value per instance"):
+        F.instance_norm(cnnlab.randn(2, 3, 1))
+    with pytest.raises(ValueError, match=r"match num_features \(3\), but got: 4"):
+        nn.InstanceNorm1d(3, affine=True)(cnnlab.randn(2, 4, 5))

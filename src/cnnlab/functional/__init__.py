@@ -16,7 +16,7 @@ from .im2col import fold, unfold
 from .loss import cross_entropy, mse_loss, nll_loss
 from .nonlinear import (elu, gelu, hardsigmoid, hardswish, hardtanh, leaky_relu, logsigmoid,
                         mish, prelu, relu6, silu, softplus)
-from .normalization import batch_norm, group_norm, layer_norm
+from .normalization import batch_norm, group_norm, instance_norm, layer_norm
 from .padding import convolve2d, correlate2d, pad
 from .pool import (avg_pool1d, avg_pool2d, avg_pool3d, lp_pool1d, lp_pool2d, lp_pool3d,
                    max_pool1d, max_pool2d, max_pool3d)

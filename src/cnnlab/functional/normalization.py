@@ -1,18 +1,19 @@
-"""Normalisation: ``batch_norm``, ``layer_norm`` and ``group_norm``, each one recorded op.
+"""Normalisation: ``batch_norm``, ``instance_norm``, ``layer_norm`` and ``group_norm``,
+each one recorded op.
 
-All three standardise ``x`` over some axes and then apply a per-feature affine map::
+All four standardise ``x`` over some axes and then apply a per-feature affine map::
 
     mean = x.mean(axes),  var = x.var(axes) (biased),  inv_std = 1 / sqrt(var + eps)
     x_hat = (x - mean) * inv_std
     y = weight * x_hat + bias
 
 They differ only in the axes: batch norm over the batch and the positions of each
-channel, layer norm over the trailing ``normalized_shape``, group norm over the channels
-of a group and their positions in each sample. The input is reshaped (a view) so that
-these axes are the last or the outer ones, and one vectorised NumPy expression handles
-every channel at once.
+channel, instance norm over the positions of each channel of each sample, layer norm over
+the trailing ``normalized_shape``, group norm over the channels of a group and their
+positions in each sample. The input is reshaped (a view) so that these axes are the
+last or the outer ones, and one vectorised NumPy expression handles every channel at once.
 
-Backward, derived once for all three (``n`` values per statistic, ``g = dy * weight``
+Backward, derived once for all four (``n`` values per statistic, ``g = dy * weight``
 the gradient reaching ``x_hat``). With ``d = x - mean``::
 
     d(mean)/dx_j = 1/n,      d(var)/dx_j = 2 d_j / n,
@@ -39,7 +40,7 @@ import numpy as np
 from ..autograd import no_grad, record
 from ..ops import as_tensor
 
-__all__ = ["batch_norm", "group_norm", "layer_norm"]
+__all__ = ["batch_norm", "group_norm", "instance_norm", "layer_norm"]
 
 
 # ------------------------------------------------------------------ helpers
@@ -170,45 +171,76 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         For input with fewer than 2 axes, parameters of the wrong shape, evaluation mode
         without running statistics, or training with one value per channel.
     """
-    function = "batch_norm"
+    return _channel_norm("batch_norm", "NativeBatchNorm", input, running_mean, running_var,
+                         weight, bias, training, momentum, eps, stat_axes=(0, 2))
+
+
+def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None,
+                  use_input_stats=True, momentum=0.1, eps=1e-5):
+    """Instance normalisation: each channel of each sample standardised over its positions.
+
+    Parameters
+    ----------
+    input : Tensor, shape (N, C, *) with at least one trailing axis
+    running_mean, running_var : Tensor of shape (C,) or None
+        With ``use_input_stats`` they are updated in place with the batch average of the
+        per-instance statistics (unbiased variance), as PyTorch; otherwise they normalise.
+    weight, bias : Tensor of shape (C,), optional
+    use_input_stats : bool
+    momentum, eps : float
+
+    Returns
+    -------
+    Tensor of the input's shape.
+    """
+    return _channel_norm("instance_norm", "InstanceNorm", input, running_mean, running_var,
+                         weight, bias, use_input_stats, momentum, eps, stat_axes=(2,))
+
+
+def _channel_norm(function, name, input, running_mean, running_var, weight, bias,
+                  use_input_stats, momentum, eps, stat_axes):
+    """Batch norm (statistics over ``stat_axes = (0, 2)`` of (N, C, L)) and instance norm
+    (over ``(2,)``, per sample): per-channel affine map, optional running statistics."""
     input = _float_input(input, function)
     x = input.array
     if x.ndim < 2:
         raise ValueError(f"{function}: input must have at least 2 dimensions (N, C, ...), "
                          f"got shape {tuple(x.shape)}")
     _check_eps(eps, function)
-    if not isinstance(training, (bool, np.bool_)):
-        raise TypeError(f"{function}: training must be True or False, got {training!r}")
+    if not isinstance(use_input_stats, (bool, np.bool_)):
+        raise TypeError(f"{function}: training must be True or False, got "
+                        f"{use_input_stats!r}")
     channels = x.shape[1]
     shape = (channels,)
     running_mean = _feature_tensor(running_mean, shape, function, "running_mean")
     running_var = _feature_tensor(running_var, shape, function, "running_var")
     weight = _feature_tensor(weight, shape, function, "weight")
     bias = _feature_tensor(bias, shape, function, "bias")
-    # (N, C, L): statistics per channel over axes 0 and 2, a view for contiguous input.
+    # (N, C, L): a view for contiguous input; the affine map and its sums are per channel.
     x3 = x.reshape(x.shape[0], channels, -1)
-    count = x3.shape[0] * x3.shape[2]
-    axes = (0, 2)
+    count = int(np.prod([x3.shape[axis] for axis in stat_axes]))
     feature_shape = (1, channels, 1)
-    if training:
+    if use_input_stats:
         if count <= 1:
-            raise ValueError(f"{function}: expected more than 1 value per channel when "
+            where = "channel" if 0 in stat_axes else "instance"
+            raise ValueError(f"{function}: expected more than 1 value per {where} when "
                              f"training, got input size {tuple(x.shape)}")
-        x_hat, inv_std, mean, var = _standardize(x3, axes, eps)
+        x_hat, inv_std, mean, var = _standardize(x3, stat_axes, eps)
         if running_mean is not None or running_var is not None:
             if momentum is None or isinstance(momentum, bool) or not isinstance(
                     momentum, numbers.Real):
                 raise TypeError(f"{function}: momentum must be a number, got {momentum!r}")
-            _update_running(running_mean, mean.reshape(shape), momentum)
-            _update_running(running_var, var.reshape(shape) * (count / (count - 1)),
-                            momentum)
+            # Per-instance statistics enter the running ones as their batch average.
+            _update_running(running_mean, mean.mean(axis=0).reshape(shape), momentum)
+            unbiased = var * (count / (count - 1))
+            _update_running(running_var, unbiased.mean(axis=0).reshape(shape), momentum)
 
         def grad_input(g):
-            return _grad_standardized(g, x_hat, inv_std, axes, count).reshape(x.shape)
+            return _grad_standardized(g, x_hat, inv_std, stat_axes, count).reshape(x.shape)
     else:
         if running_mean is None or running_var is None:
             raise ValueError(f"{function}: running_mean and running_var are needed when "
-                             f"training=False")
+                             f"not using the input's statistics (training=False)")
         mean = running_mean.array.astype(x.dtype, copy=False).reshape(feature_shape)
         inv_std = 1.0 / np.sqrt(running_var.array.astype(x.dtype, copy=False)
                                 .reshape(feature_shape) + eps)
@@ -218,8 +250,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
             # The running statistics are constants here.
             return (g * inv_std).reshape(x.shape)
     out = _affine(x_hat, weight, bias, feature_shape).reshape(x.shape)
-    return _record("NativeBatchNorm", out, input, weight, bias, grad_input, x_hat,
-                   x3.shape, axes)
+    return _record(name, out, input, weight, bias, grad_input, x_hat, x3.shape, (0, 2))
 
 
 @no_grad()

@@ -14,9 +14,11 @@ from .dropout import Dropout1d, Dropout2d, Dropout3d
 from .loss import CrossEntropyLoss, MSELoss, NLLLoss
 from .lazy import (LazyBatchNorm1d, LazyBatchNorm2d, LazyBatchNorm3d, LazyConv1d, LazyConv2d,
                    LazyConv3d, LazyConvTranspose1d, LazyConvTranspose2d, LazyConvTranspose3d,
-                   LazyLinear, LazyModuleMixin, UninitializedBuffer, UninitializedParameter)
+                   LazyInstanceNorm1d, LazyInstanceNorm2d, LazyInstanceNorm3d, LazyLinear,
+                   LazyModuleMixin, UninitializedBuffer, UninitializedParameter)
 from .module import Identity, Module, ModuleList, Parameter, Sequential
-from .norm import BatchNorm1d, BatchNorm2d, BatchNorm3d, GroupNorm, LayerNorm
+from .norm import (BatchNorm1d, BatchNorm2d, BatchNorm3d, GroupNorm, InstanceNorm1d,
+                   InstanceNorm2d, InstanceNorm3d, LayerNorm)
 from .upsample import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d
 from .pool import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveAvgPool3d, AdaptiveMaxPool1d,
                    AdaptiveMaxPool2d, AdaptiveMaxPool3d, AvgPool1d, AvgPool2d, AvgPool3d,

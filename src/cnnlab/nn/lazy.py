@@ -32,12 +32,13 @@ from ..tensor import Tensor
 from .basic import Linear
 from .conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
 from .module import Module, Parameter
-from .norm import BatchNorm1d, BatchNorm2d, BatchNorm3d
+from .norm import (BatchNorm1d, BatchNorm2d, BatchNorm3d, InstanceNorm1d, InstanceNorm2d,
+                   InstanceNorm3d)
 
 __all__ = ["LazyModuleMixin", "UninitializedParameter", "UninitializedBuffer", "LazyLinear",
            "LazyConv1d", "LazyConv2d", "LazyConv3d", "LazyConvTranspose1d",
            "LazyConvTranspose2d", "LazyConvTranspose3d", "LazyBatchNorm1d", "LazyBatchNorm2d",
-           "LazyBatchNorm3d"]
+           "LazyBatchNorm3d", "LazyInstanceNorm1d", "LazyInstanceNorm2d", "LazyInstanceNorm3d"]
 
 _USE_MESSAGE = ("Attempted to use an uninitialized parameter (a lazy layer's parameter or "
                 "buffer before its first forward). When using lazy modules, call forward "
@@ -329,8 +330,7 @@ class _LazyNormMixin(LazyModuleMixin):
 
     def initialize_parameters(self, input, *args, **kwargs) -> None:
         input = _input_tensor(input, type(self).__name__)
-        self._check_input_dim(input)
-        self.num_features = int(input.array.shape[1])
+        self.num_features = int(input.array.shape[self._channel_axis(input)])
         for name in ("weight", "bias", "running_mean", "running_var"):
             value = getattr(self, name)
             if value is not None:
@@ -369,3 +369,32 @@ class LazyBatchNorm3d(_LazyNormMixin, BatchNorm3d):
                  device=None, dtype=None, *, bias=True):
         self._build_lazy(BatchNorm3d, 0, eps, momentum, affine, track_running_stats, device,
                          dtype, bias=bias)
+
+
+class _LazyInstanceNorm(_LazyNormMixin):
+    """``InstanceNormNd`` arguments without ``num_features``; the defaults are PyTorch's
+    for the lazy ones, ``affine=True, track_running_stats=True`` (the eager layers' are
+    False)."""
+
+    def __init__(self, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True,
+                 device=None, dtype=None, *, bias=True):
+        self._build_lazy(self.cls_to_become, 0, eps, momentum, affine, track_running_stats,
+                         device, dtype, bias=bias)
+
+
+class LazyInstanceNorm1d(_LazyInstanceNorm, InstanceNorm1d):
+    """``InstanceNorm1d`` whose ``num_features`` is the channel count of the first input."""
+
+    cls_to_become = InstanceNorm1d
+
+
+class LazyInstanceNorm2d(_LazyInstanceNorm, InstanceNorm2d):
+    """``InstanceNorm2d`` whose ``num_features`` is the channel count of the first input."""
+
+    cls_to_become = InstanceNorm2d
+
+
+class LazyInstanceNorm3d(_LazyInstanceNorm, InstanceNorm3d):
+    """``InstanceNorm3d`` whose ``num_features`` is the channel count of the first input."""
+
+    cls_to_become = InstanceNorm3d

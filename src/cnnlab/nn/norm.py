@@ -1,4 +1,5 @@
-"""Normalisation layers: ``BatchNorm1d/2d/3d``, ``LayerNorm`` and ``GroupNorm``.
+"""Normalisation layers: ``BatchNorm1d/2d/3d``, ``InstanceNorm1d/2d/3d``, ``LayerNorm`` and
+``GroupNorm``.
 
 Each forward delegates to one function of :mod:`cnnlab.functional.normalization`.
 """
@@ -119,6 +120,10 @@ class _BatchNorm(_NormBase):
             raise ValueError(f"{type(self).__name__}: expected {self._input_text} input "
                              f"(got {ndim}D input)")
 
+    def _channel_axis(self, input) -> int:
+        self._check_input_dim(input)
+        return 1
+
     def forward(self, input):
         self._check_input_dim(input)
         factor = 0.0 if self.momentum is None else self.momentum
@@ -177,6 +182,61 @@ class BatchNorm3d(_BatchNorm):
 
     _input_dims = (5,)
     _input_text = "5D"
+
+
+class _InstanceNorm(_NormBase):
+    """Instance normalisation: parameters and running statistics as the batch norms,
+    defaults ``affine=False, track_running_stats=False`` (PyTorch's)."""
+
+    _spatial = 2
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=False,
+                 track_running_stats=False, device=None, dtype=None, *, bias=True):
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, device,
+                         dtype, bias=bias)
+
+    def _check_input_dim(self, input):
+        ndim = input.dim() if isinstance(input, Tensor) else np.ndim(input)
+        unbatched = self._spatial + 1
+        if ndim not in (unbatched, unbatched + 1):
+            raise ValueError(f"{type(self).__name__}: expected {unbatched}D or "
+                             f"{unbatched + 1}D input (got {ndim}D input)")
+        return ndim
+
+    def _channel_axis(self, input) -> int:
+        return 0 if self._check_input_dim(input) == self._spatial + 1 else 1
+
+    def forward(self, input):
+        layer = type(self).__name__
+        if self._channel_axis(input) == 0:   # no batch axis: add one, as PyTorch
+            return self.forward(input.unsqueeze(0)).squeeze(0)
+        channels = input.shape[1]
+        if self.affine and channels != self.num_features:
+            raise ValueError(f"{layer}: expected input's size at dim=1 to match num_features "
+                             f"({self.num_features}), but got: {channels}.")
+        use_input_stats = self.training or not self.track_running_stats
+        return F.instance_norm(input, self.running_mean, self.running_var, self.weight,
+                               self.bias, use_input_stats,
+                               0.0 if self.momentum is None else self.momentum, self.eps)
+
+
+class InstanceNorm1d(_InstanceNorm):
+    """Instance normalisation of (N, C, L) or (C, L) input, as ``torch.nn.InstanceNorm1d``."""
+
+    _spatial = 1
+
+
+class InstanceNorm2d(_InstanceNorm):
+    """Instance normalisation of (N, C, H, W) or (C, H, W) input, as
+    ``torch.nn.InstanceNorm2d``: each channel of each image standardised over its pixels."""
+
+    _spatial = 2
+
+
+class InstanceNorm3d(_InstanceNorm):
+    """Instance normalisation of (N, C, D, H, W) or (C, D, H, W) input."""
+
+    _spatial = 3
 
 
 class LayerNorm(Module):
