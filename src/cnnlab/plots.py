@@ -14,6 +14,7 @@ from .viz import DIVERGING, _matplotlib, _pil
 FONT_SIZE = 10
 TITLE_SIZE = 12
 DPI = 100
+MAX_SIDE = 1 << 15
 # Margins of image_figure, in pixels: room for the title, the axis labels and the colour bar.
 _TOP, _BOTTOM, _LEFT, _BAR = 34, 44, 52, 104
 
@@ -61,6 +62,9 @@ def image_figure(values, scale: int, title: str, signed: bool = False, label: st
     values = np.asarray(values, dtype=np.float64)
     (left, top, width, height), (picture_width, picture_height) = image_figure_box(
         values.shape, scale, title)
+    if max(picture_width, picture_height) > MAX_SIDE:  # Agg's limit is 2**23 per side
+        raise MemoryError(f"a picture of {picture_width}x{picture_height} pixels is too "
+                          f"large to draw (at most {MAX_SIDE} pixels a side)")
     figure = Figure(figsize=(picture_width / DPI, picture_height / DPI), dpi=DPI)
     canvas = FigureCanvasAgg(figure)
     bottom = picture_height - top - height
