@@ -176,6 +176,32 @@ OPS = [
     Op("unsqueeze-squeeze", 1, lambda L, x, c: x[0].unsqueeze(2).squeeze(2) * 1.1),
     Op("index-channels", 1, lambda L, x, c: x[0][:, [2, 0, 1]]),
     Op("index-rows", 2, lambda L, x, c: x[0][:, :, [0, 0, 5, 3, 2, 1]] + x[1]),
+    # normalisation and other layers
+    Op("batch-norm", 1, lambda L, x, c: L.F.batch_norm(
+        x[0], None, None, L.const(c.normal(3) + 1), L.const(c.normal(3)), training=True)),
+    Op("layer-norm", 1, lambda L, x, c: L.F.layer_norm(
+        x[0], (6, 6), L.const(c.normal(6, 6) + 1), L.const(c.normal(6, 6)))),
+    Op("group-norm", 1, lambda L, x, c: L.F.group_norm(
+        x[0], 3, L.const(c.normal(3) + 1), L.const(c.normal(3)))),
+    Op("gelu-leaky", 1, lambda L, x, c: L.F.gelu(x[0]) + L.F.leaky_relu(x[0], 0.1)),
+    Op("upsample-bilinear", 1, lambda L, x, c: L.F.interpolate(
+        L.F.avg_pool2d(x[0], 2), scale_factor=2, mode="bilinear", align_corners=False)),
+    Op("upsample-nearest", 1, lambda L, x, c: L.F.interpolate(
+        L.F.max_pool2d(x[0], 3), size=(6, 6), mode="nearest")),
+    # one and three spatial dimensions, through reshapes
+    Op("conv1d", 1, lambda L, x, c: L.F.conv1d(
+        x[0].reshape(2, 3, 36), L.const(c.normal(3, 3, 5)), padding=2).reshape(2, 3, 6, 6)),
+    Op("conv3d", 1, lambda L, x, c: L.F.conv3d(
+        x[0].unsqueeze(2), L.const(c.normal(3, 3, 1, 3, 3)), padding=(0, 1, 1)).squeeze(2)),
+    Op("pools-1d-3d", 1, lambda L, x, c: L.F.avg_pool3d(
+        x[0].unsqueeze(1), (3, 1, 3), 1, (1, 0, 1)).squeeze(1)
+        + L.F.max_pool1d(x[0].reshape(6, 6, 6), 3, 1, 1).reshape(2, 3, 6, 6)),
+    Op("tensor-unfold", 1, lambda L, x, c: x[0].unfold(3, 3, 3).sum(-1).repeat(1, 1, 1, 3)),
+    # sorting and products (offsets keep plateaus from deciding the order of ties)
+    Op("sort", 1, lambda L, x, c: (x[0] + L.const(np.arange(6.0) * 1e-3)).sort(dim=3)[0]),
+    Op("topk", 1, lambda L, x, c: (x[0] + L.const(np.arange(6.0) * 1e-3)).topk(3, dim=3)[0]
+       .repeat(1, 1, 1, 2)),
+    Op("prod", 2, lambda L, x, c: x[0] * x[1][:, :, :, :2].prod(-1, keepdim=True)),
     # in-place updates
     Op("inplace-mix", 3, lambda L, x, c: _inplace_mix(L, *x)),
     Op("inplace-slice", 2, lambda L, x, c: _inplace_slice(L, *x)),
