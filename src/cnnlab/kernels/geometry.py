@@ -40,7 +40,7 @@ class ConvGeometry(NamedTuple):
 
     @property
     def padded_shape(self) -> tuple:
-        return tuple(n + lo + hi for n, (lo, hi) in zip(self.input_shape[2:], self.padding))
+        return tuple([n + lo + hi for n, (lo, hi) in zip(self.input_shape[2:], self.padding)])
 
     @property
     def buffer_shape(self) -> tuple:

@@ -222,20 +222,30 @@ def winner_positions(winners, starts_of) -> list:
     maps a winning tap (an int array shaped like the output) to the position it read
     along ``axis``. The pass along axis ``a`` ran on an array whose axes before ``a``
     still had their full (padded) length, so its winner is looked up at the winning
-    positions found for those axes.
+    positions found for those axes: one ``take_along_axis`` over those axes
+    flattened (in 2-D: the winning column tap at each output's winning row).
     """
     spatial = len(winners)
     out_shape = winners[0].shape
-    lead = math.prod(out_shape[:-spatial])
-    grids = np.indices(out_shape[-spatial:], sparse=True)
-    batch = np.arange(lead).reshape((-1,) + (1,) * spatial)
-    positions = []
+    lead, out_size = out_shape[:-spatial], out_shape[-spatial:]
+    positions, flat = [], None
     for axis in range(spatial):
-        table = winners[axis].reshape((lead,) + winners[axis].shape[-spatial:])
-        tap = table[(batch,) + tuple(p.reshape((lead,) + out_shape[-spatial:])
-                                     for p in positions) + tuple(grids[axis:])]
-        positions.append(starts_of(axis, tap.astype(np.int64)))
-    return [p.reshape(out_shape) for p in positions]
+        table = winners[axis]
+        if axis:
+            # the winners' leading (padded) axes as one, indexed by the flat position
+            padded = table.shape[len(lead):len(lead) + axis]
+            inner = math.prod(out_size[axis:])
+            tap = np.take_along_axis(table.reshape(lead + (math.prod(padded), inner)),
+                                     flat.reshape(lead + (-1, inner)), axis=-2)
+            tap = tap.reshape(out_shape)
+        else:
+            tap = table
+        position = starts_of(axis, tap.astype(np.int64))
+        positions.append(position)
+        if axis + 1 < spatial:   # row-major flat index over the padded sizes seen so far
+            size = winners[axis + 1].shape[len(lead) + axis]
+            flat = position if flat is None else flat * size + position
+    return positions
 
 
 def strided_taps(array: np.ndarray, axis: int, grid: Grid) -> list:

@@ -19,10 +19,13 @@ Notation as in :mod:`cnnlab.kernels.conv`.
 from __future__ import annotations
 
 import math
+import operator
 
 import numpy as np
 
 from . import window
+
+_UNPADDED = {spatial: ((0, 0),) * spatial for spatial in range(1, 4)}
 
 SMALL_ELEMENTS = 1 << 14
 """The largest im2col matrix, padded input or output (in elements) computed here.
@@ -85,7 +88,7 @@ def conv_small(x: np.ndarray, weight: np.ndarray, bias, geometry, keep_cols: boo
     spatial = len(kernel)
 
     # handle padding
-    if not geometry.is_padded:
+    if geometry.padding == _UNPADDED.get(spatial):
         xp = np.ascontiguousarray(x)
     else:
         xp = np.zeros((n, channels) + geometry.padded_shape, x.dtype)
@@ -93,10 +96,10 @@ def conv_small(x: np.ndarray, weight: np.ndarray, bias, geometry, keep_cols: boo
                                               in zip(geometry.padding, x.shape[2:]))] = x
 
     # im2col: one strided view (the constructor checks it stays inside xp), one copy
-    step_n, step_c, *steps = xp.strides
+    steps = xp.strides[2:]
     taps = np.ndarray((channels,) + kernel + (n,) + out_shape, xp.dtype, buffer=xp,
-                      strides=(step_c,) + tuple(st * d for st, d in zip(steps, geometry.dilation))
-                      + (step_n,) + tuple(st * s for st, s in zip(steps, geometry.stride)))
+                      strides=(xp.strides[1],) + tuple(map(operator.mul, steps, geometry.dilation))
+                      + (xp.strides[0],) + tuple(map(operator.mul, steps, geometry.stride)))
     cols = taps.reshape(channels * math.prod(kernel), n * math.prod(out_shape))
 
     # one product per group: (G, O/G, K/G) @ (G, K/G, N*L) -> (O, N*L); np.dot is the
