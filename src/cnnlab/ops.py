@@ -130,18 +130,39 @@ def floor_divide(a, b) -> Tensor:
 
 
 def remainder(a, b) -> Tensor:
+    """``a - floor(a / b) * b``: the sign of ``b``, as Python's ``%`` and PyTorch.
+
+    Backward: d/da = 1; d/db = -floor(a / b) (the floor is piecewise constant).
+    """
     (a, b), dtype = _operands("remainder", a, b)
-    return Tensor._wrap(np.remainder(_cast(a, dtype), _cast(b, dtype)))
+    x, y = _cast(a, dtype), _cast(b, dtype)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.remainder(x, y)
+    if dtype.kind != "f":
+        return Tensor._wrap(out)
+
+    def backward(g):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return g, (-g * np.floor(x / y) if _want(b) else None)
+    return record("Remainder", out, (a, b), backward)
 
 
 def pow(a, b) -> Tensor:
+    scalar_exponent = _is_scalar(b)
     (a, b), dtype = _operands("pow", a, b)
     x, y = _cast(a, dtype), _cast(b, dtype)
-    if dtype.kind in "iu" and np.any(y < 0):
+    negative = dtype.kind in "iu" and np.any(y < 0)
+    if negative and scalar_exponent:
         raise ValueError("pow: integers to negative integer powers are not allowed; "
                          "convert the base with .float() first")
     with np.errstate(divide="ignore", invalid="ignore"):
-        out = np.power(x, y)
+        out = np.power(x, np.where(y < 0, 0, y) if negative else y)
+    if negative:
+        # PyTorch's integer rule for exponent tensors: 1 / x^|y| truncated toward 0,
+        # so 1 for x = 1, +-1 for x = -1 (by the parity of y), else 0.
+        odd = (y % 2) != 0
+        reciprocal = np.where(x == 1, 1, np.where(x == -1, np.where(odd, -1, 1), 0))
+        out = np.where(y < 0, reciprocal, out).astype(dtype)
 
     def backward(g):
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -171,6 +192,9 @@ def matmul(a, b) -> Tensor:
         raise ValueError(f"matmul: shapes {x.shape} and {y.shape} cannot be multiplied "
                          f"({x.shape[-1]} != {y.shape[-2 if y.ndim > 1 else 0]})")
     out = np.matmul(x, y)
+    if x.ndim == 1 and y.ndim == 1:
+        # a dot product: d(x . y)/dx = y, d/dy = x
+        return record("Dot", np.asarray(out), (a, b), lambda g: (g * y, g * x))
 
     def backward(g):
         # Treat 1-D operands as a row (left) or a column (right) matrix.
@@ -230,6 +254,9 @@ def cos(a):
 
 
 def square(a):
+    a = as_tensor(a, "square")
+    if a.array.dtype == np.bool_:
+        a = cast(a, dtypes.as_dtype("int64"))   # PyTorch squares booleans as int64
     return mul(a, a)
 
 
@@ -240,6 +267,9 @@ def abs(a):
 
 
 def sign(a):
+    a = as_tensor(a, "sign")
+    if a.array.dtype == np.bool_:
+        return Tensor._wrap(a.array.copy())   # sign(True) = True, as in PyTorch
     return _unary("Sign", a, np.sign, lambda x, out: np.zeros_like(x), float_only=False)
 
 
@@ -292,7 +322,7 @@ def sigmoid(a):
         # 1 / (1 + exp(-x)) in one buffer. For very negative x, exp(-x) overflows to
         # inf (warning silenced by _unary) and the result is 0, the correctly rounded
         # limit; for large x it is 1. Relative precision is kept at both ends.
-        e = np.exp(np.negative(x))
+        e = np.asarray(np.exp(np.negative(x)))   # asarray: 0-d input gives a scalar
         e += 1
         return np.reciprocal(e, out=e)
     return _unary("Sigmoid", a, forward, lambda x, out: out * (1 - out))
@@ -303,15 +333,38 @@ def tanh(a):
 
 
 def clamp(a, min=None, max=None):
-    """Limit values to [min, max]; the gradient passes where min <= x <= max."""
-    a = as_tensor(a, "clamp")
+    """``minimum(maximum(a, min), max)``: bounds may be numbers or tensors (broadcast).
+
+    Where ``min > max`` the result is ``max``, as in PyTorch; NaN propagates. The
+    result dtype follows PyTorch's promotion over ``a`` and the bounds given.
+
+    Backward (PyTorch's rule): ``a`` gets the gradient where ``min <= a <= max``;
+    ``min`` where ``a < min < max``; ``max`` where ``a > max`` or ``max < min``.
+    """
     if min is None and max is None:
         raise ValueError("clamp: at least one of min and max must be given")
-    x = a.array
-    low = -np.inf if min is None else min
-    high = np.inf if max is None else max
-    out = np.clip(x, low, high).astype(x.dtype) if x.dtype.kind == "f" else np.clip(x, low, high)
-    return record("Clamp", out, (a,), lambda g: (g * ((x >= low) & (x <= high)),))
+    given = [bound for bound in (min, max) if bound is not None]
+    operands, dtype = _operands("clamp", a, *given)
+    a = operands[0]
+    low = operands[1] if min is not None else None
+    high = operands[-1] if max is not None else None
+    x = _cast(a, dtype)
+    lo = -np.inf if low is None else _cast(low, dtype)
+    hi = np.inf if high is None else _cast(high, dtype)
+    out = x
+    if low is not None:
+        out = np.maximum(out, lo)
+    if high is not None:
+        out = np.minimum(out, hi)
+
+    def backward(g):
+        grads = [g * ((x >= lo) & (x <= hi))]
+        if low is not None:
+            grads.append(g * ((x < lo) & (lo < hi)))
+        if high is not None:
+            grads.append(g * ((x > hi) | (hi < lo)))
+        return tuple(grads)
+    return record("Clamp", out, tuple(t for t in (a, low, high) if t is not None), backward)
 
 
 clip = clamp
@@ -347,7 +400,27 @@ def where(condition, a, b):
 
 
 def masked_fill(a, mask, value):
-    return where(mask, value, a)
+    """``a`` with ``value`` where ``mask`` is True; keeps ``a``'s dtype (as PyTorch).
+
+    ``value``: a number or a 0-d tensor (which then gets the sum of the gradient
+    over the filled places).
+    """
+    a = as_tensor(a, "masked_fill")
+    mask = as_tensor(mask, "masked_fill", "mask").array
+    if mask.dtype != np.bool_:
+        raise TypeError(f"masked_fill: mask must be a bool tensor, got dtype {mask.dtype}")
+    if isinstance(value, Tensor) and value.array.ndim != 0:
+        raise ValueError(f"masked_fill: only supports a 0-dimensional value tensor, but "
+                         f"got tensor with {value.array.ndim} dimension(s)")
+    value = as_tensor(value, "masked_fill", "value")
+    try:
+        np.broadcast_shapes(mask.shape, a.array.shape)   # the result: both broadcast
+    except ValueError:
+        raise ValueError(f"masked_fill: mask of shape {mask.shape} and input of shape "
+                         f"{a.array.shape} cannot be broadcast together") from None
+    out = np.where(mask, value.array.astype(a.array.dtype), a.array)
+    return record("MaskedFill", out, (a, value),
+                  lambda g: (np.where(mask, 0, g), np.sum(np.where(mask, g, 0))))
 
 
 def cast(a: Tensor, dtype: dtypes.DType) -> Tensor:
@@ -452,7 +525,12 @@ def _dims(a: Tensor, dim, function) -> tuple:
     if dim is None:
         return tuple(range(a.array.ndim))
     dims = dim if isinstance(dim, (tuple, list)) else (dim,)
-    return tuple(sorted({a._dim(d, function) for d in dims})) if a.array.ndim else ()
+    normalised = [a._dim(d, function) for d in dims]
+    if len(set(normalised)) != len(normalised):
+        repeated = next(d for d in normalised if normalised.count(d) > 1)
+        raise ValueError(f"{function}: dim {repeated} appears multiple times in the list "
+                         f"of dims {list(dims)}")
+    return tuple(sorted(normalised)) if a.array.ndim else ()
 
 
 def _expand_back(g, dims, keepdim, shape):
@@ -493,6 +571,8 @@ def mean(a, dim=None, keepdim=False) -> Tensor:
 @_axis_alias
 def var(a, dim=None, unbiased=True, keepdim=False, correction=None) -> Tensor:
     a = as_tensor(a, "var")
+    if isinstance(dim, (bool, np.bool_)):
+        dim, unbiased = None, bool(dim)   # PyTorch's var(input, unbiased) overload
     correction = (1 if unbiased else 0) if correction is None else correction
     dims = _dims(a, dim, "var")
     count = int(np.prod([a.array.shape[d] for d in dims]))
@@ -518,14 +598,25 @@ def norm(a, p=2, dim=None, keepdim=False) -> Tensor:
     subgradient PyTorch takes; the composition of pow and abs would give 0 * inf = NaN).
     """
     a = as_tensor(a, "norm")
-    if isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0 < p < float("inf"):
-        raise ValueError(f"norm: p must be a finite number > 0, got {p!r}")
+    if p == "fro":
+        p = 2   # the Frobenius norm is the 2-norm of the elements
+    if isinstance(p, bool) or not isinstance(p, numbers.Real) or np.isnan(p):
+        raise ValueError(f"norm: p must be a number (inf and 0 included) or 'fro', got {p!r}")
     if a.array.dtype.kind != "f":
         raise TypeError(f"norm: input dtype must be floating point, got {a.dtype!r}")
+    if np.isinf(p):
+        # max |a| (min |a| for -inf); the gradient is shared among the extremes
+        return _amax("norm", abs(a), dim, keepdim, np.max if p > 0 else np.min)
     dims = _dims(a, dim, "norm")
+    if p == 0:
+        # the number of non-zero elements: piecewise constant, gradient 0
+        count = np.count_nonzero(a.array, axis=dims, keepdims=keepdim)
+        return record("Norm", np.asarray(count, dtype=a.array.dtype), (a,),
+                      lambda g: (np.zeros_like(a.array),))
     x = a.array
     magnitude = np.abs(x)
-    out = np.asarray(np.sum(magnitude ** p, axis=dims, keepdims=True) ** (1.0 / p))
+    with np.errstate(divide="ignore"):   # negative p: |0|^p = inf, the norm 0
+        out = np.asarray(np.sum(magnitude ** p, axis=dims, keepdims=True) ** (1.0 / p))
 
     def backward(g):
         g = g if keepdim else np.expand_dims(g, dims)
@@ -549,6 +640,10 @@ def _extreme(name, a, dim, keepdim, pick, arg_pick, result_type, other):
     x = a.array
     if x.size == 0:
         raise ValueError(f"{name}: the input is empty (shape {x.shape}); there is no {name}")
+    if dim is not None and x.ndim == 0:
+        a._dim(dim, name)   # only 0 or -1: the single element is its own extreme
+        return result_type(record(name.capitalize(), x.copy(), (a,), lambda g: (g,)),
+                           Tensor._wrap(np.zeros((), np.int64)))
     if dim is None:
         out = np.asarray(pick(x))
 
@@ -645,23 +740,43 @@ def argmin(a, dim=None, keepdim=False):
     return min(a, dim, keepdim).indices
 
 
-@_axis_alias
-def all(a, dim=None):
-    a = as_tensor(a, "all")
-    return Tensor._wrap(np.asarray(np.all(a.array, axis=None if dim is None else a._dim(dim, "all"))))
+def _logical_reduction(name, reduce, a, dim, keepdim):
+    a = as_tensor(a, name)
+    dims = _dims(a, dim, name)
+    out = np.asarray(reduce(a.array, axis=dims, keepdims=keepdim))
+    # uint8 input gives uint8 (0/1), every other dtype bool, as in PyTorch
+    return Tensor._wrap(out.astype(np.uint8) if a.array.dtype == np.uint8 else out)
 
 
 @_axis_alias
-def any(a, dim=None):
-    a = as_tensor(a, "any")
-    return Tensor._wrap(np.asarray(np.any(a.array, axis=None if dim is None else a._dim(dim, "any"))))
+def all(a, dim=None, keepdim=False):
+    """True where every element along ``dim`` (an int or a tuple; all by default) is."""
+    return _logical_reduction("all", np.all, a, dim, keepdim)
 
 
 @_axis_alias
-def cumsum(a, dim):
+def any(a, dim=None, keepdim=False):
+    """True where some element along ``dim`` (an int or a tuple; all by default) is."""
+    return _logical_reduction("any", np.any, a, dim, keepdim)
+
+
+@_axis_alias
+def cumsum(a, dim, dtype=None):
+    """Running sum along ``dim``; integers and bools sum in int64, as in PyTorch.
+
+    Backward: each input element feeds every later output, so its gradient is the
+    reversed running sum of the incoming gradient.
+    """
     a = as_tensor(a, "cumsum")
     axis = a._dim(dim, "cumsum")
-    out = np.cumsum(a.array, axis=axis)
+    x = a.array
+    if dtype is not None:
+        x = x.astype(dtypes.as_dtype(dtype).numpy)
+    elif x.dtype.kind in "biu":
+        x = x.astype(np.int64)
+    out = np.cumsum(x, axis=axis).reshape(x.shape)   # reshape: a 0-d input stays 0-d
+    if x.ndim == 0:
+        return record("Cumsum", out, (a,), lambda g: (g,))
     return record("Cumsum", out, (a,), lambda g: (np.flip(np.cumsum(np.flip(g, axis), axis), axis),))
 
 
@@ -872,8 +987,16 @@ def _tensors(values, function):
 
 
 def cat(tensors, dim=0) -> Tensor:
-    """Join tensors along an existing dimension ``dim``."""
+    """Join tensors along an existing dimension ``dim``.
+
+    As in PyTorch, 1-D empty tensors (shape ``(0,)``) are skipped whatever the others'
+    shapes (a legacy rule that lets ``cat`` start from an empty tensor).
+    """
     tensors, dtype = _tensors(tensors, "cat")
+    kept = [t for t in tensors if t.array.shape != (0,)]
+    if kept and len(kept) < len(tensors):
+        out = cat(kept, dim)
+        return out if out.array.dtype == dtype else cast(out, dtypes.from_numpy_dtype(dtype))
     axis = tensors[0]._dim(dim, "cat")
     reference = tensors[0].array.shape
     for i, t in enumerate(tensors):

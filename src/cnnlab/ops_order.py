@@ -73,7 +73,7 @@ def prod(input, dim=None, keepdim=False, dtype=None) -> Tensor:
         x = x.astype(np.int64)
     if dim is None:
         flat = x.reshape(-1)
-        out = np.asarray(np.prod(flat))
+        out = np.asarray(np.prod(flat)).astype(x.dtype)
 
         def backward_all(g):
             others = _exclusive_cumprod(flat, 0, False) * _exclusive_cumprod(flat, 0, True)
@@ -84,7 +84,7 @@ def prod(input, dim=None, keepdim=False, dtype=None) -> Tensor:
                         "at a time)")
     axis = input._dim(dim, "prod")
     work = x if x.ndim else x.reshape(1)
-    out = np.prod(work, axis=axis, keepdims=keepdim)
+    out = np.prod(work, axis=axis, keepdims=keepdim).astype(x.dtype)   # bool stays bool
     if x.ndim == 0:
         out = out.reshape(())
 

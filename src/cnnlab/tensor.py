@@ -606,6 +606,8 @@ def _install_methods():
     methods["unfold"] = tensor_unfold
     methods["T"] = property(ops.t_all)
     methods["mT"] = property(lambda self: ops.transpose(self, -2, -1))
+    # x.where(condition, y) is torch.where(condition, x, y): the tensor comes first
+    methods["where"] = lambda self, condition, other: ops.where(condition, self, other)
     for name, function in methods.items():
         setattr(Tensor, name, function)
     Tensor.__hash__ = object.__hash__
