@@ -427,3 +427,45 @@ def test_softmax2d_and_prelu_module_like_torch():
         F.prelu(cnnlab.ones(6), cnnlab.ones(6))   # torch: 1-D input has one channel
     with pytest.raises(ValueError, match=r"min_val \(2\) cannot be greater than max_val"):
         nn.Hardtanh(2, 1)
+
+
+# ------------------------------------------------------------------ nn.utils
+
+
+@pytest.mark.parametrize("norm_type", [2.0, 1.0, 3.5, float("inf")])
+@pytest.mark.parametrize("max_norm", [0.5, 1e3])
+def test_clip_grad_norm_matches_torch(norm_type, max_norm):
+    rng = np.random.default_rng(6)
+    shapes = [(3, 4), (5,), (2, 2, 2)]
+    grads = [rng.normal(size=s) for s in shapes]
+    ours = [cnnlab.zeros(*s, dtype=cnnlab.float64, requires_grad=True) for s in shapes]
+    theirs = [torch.zeros(*s, dtype=torch.float64, requires_grad=True) for s in shapes]
+    for p, tp, g in zip(ours, theirs, grads):
+        p.grad, tp.grad = cnnlab.tensor(g), torch.tensor(g)
+    total = nn.utils.clip_grad_norm_(ours, max_norm, norm_type)
+    expected = torch.nn.utils.clip_grad_norm_(theirs, max_norm, norm_type)
+    assert total.item() == pytest.approx(expected.item(), rel=1e-12)
+    for p, tp in zip(ours, theirs):
+        np.testing.assert_allclose(p.grad.numpy(), tp.grad.numpy(), rtol=1e-12)
+
+
+def test_clip_grad_value_and_parameter_vectors_match_torch():
+    ours, theirs = nn.Linear(3, 2).double(), torch.nn.Linear(3, 2).double()
+    values = np.arange(8.0) - 4
+    nn.utils.vector_to_parameters(cnnlab.tensor(values), ours.parameters())
+    torch.nn.utils.vector_to_parameters(torch.tensor(values), theirs.parameters())
+    np.testing.assert_array_equal(nn.utils.parameters_to_vector(ours.parameters()).detach()
+                                  .numpy(), torch.nn.utils.parameters_to_vector(
+                                      theirs.parameters()).detach().numpy())
+    x = np.random.default_rng(1).normal(size=(4, 3)) * 10
+    ours(cnnlab.tensor(x)).sum().backward(), theirs(torch.tensor(x)).sum().backward()
+    nn.utils.clip_grad_value_(ours.parameters(), 0.7)
+    torch.nn.utils.clip_grad_value_(theirs.parameters(), 0.7)
+    for p, tp in zip(ours.parameters(), theirs.parameters()):
+        np.testing.assert_array_equal(p.grad.numpy(), tp.grad.numpy())
+    with pytest.raises(ValueError, match="vec has 3 elements, the parameters 8"):
+        nn.utils.vector_to_parameters(cnnlab.zeros(3), ours.parameters())
+    broken = cnnlab.zeros(2, requires_grad=True)
+    broken.grad = cnnlab.tensor([float("inf"), 1.0])
+    with pytest.raises(RuntimeError, match="non-finite"):
+        nn.utils.clip_grad_norm_([broken], 1.0, error_if_nonfinite=True)

@@ -4,6 +4,7 @@ import sys as _sys
 
 from .. import functional
 from . import init  # noqa: F401
+from . import utils  # noqa: F401
 from .activation import (ELU, GELU, Hardsigmoid, Hardswish, Hardtanh, LeakyReLU, LogSigmoid,
                          Mish, PReLU, ReLU6, SiLU, Softmax2d, Softplus)
 from .basic import Dropout, Flatten, Linear, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
