@@ -163,6 +163,15 @@ def elu(args, attributes, opset):
     return F.elu(_tensor(args[0]), attributes.get("alpha", 1.0))
 
 
+def clip(args, attributes, opset):
+    if opset < 11:
+        low, high = attributes.get("min"), attributes.get("max")
+    else:
+        low, high = [None if a is None else float(_array(a)) for a in (args + [None, None])[1:3]]
+    x = _tensor(args[0])
+    return x if low is None and high is None else ops.clamp(x, low, high)
+
+
 def _softmax(function):
     def run(args, attributes, opset):
         x = _tensor(args[0])
@@ -374,6 +383,7 @@ SPECS = {
     "Exp": (_unary(ops.exp), {}), "Log": (_unary(ops.log), {}), "Neg": (_unary(ops.neg), {}),
     "Abs": (_unary(ops.abs), {}),
     "LeakyRelu": (leaky_relu, {"alpha": None}), "Elu": (elu, {"alpha": None}),
+    "Clip": (clip, {"min": None, "max": None}),
     "Softmax": (_softmax(F.softmax), {"axis": None}),
     "LogSoftmax": (_softmax(F.log_softmax), {"axis": None}),
     "Flatten": (flatten, {"axis": None}),

@@ -218,6 +218,13 @@ def elu(builder, call, inputs):
     return builder.add("Elu", inputs[:1], call.path or "elu", alpha=float(call.module.alpha))
 
 
+def relu6(builder, call, inputs):
+    dtype = _input(call).array.dtype
+    low = builder.constant(np.asarray(0, dtype), f"{call.path}.min")
+    high = builder.constant(np.asarray(6, dtype), f"{call.path}.max")
+    return builder.add("Clip", [inputs[0], low, high], call.path or "relu6")
+
+
 def silu(builder, call, inputs):
     gate = builder.add("Sigmoid", inputs[:1], f"{call.path}.sigmoid")
     return builder.add("Mul", [inputs[0], gate], call.path or "silu")
@@ -287,7 +294,7 @@ CONVERTERS = {
     "BatchNorm1d": batch_norm, "BatchNorm2d": batch_norm, "BatchNorm3d": batch_norm,
     "Linear": linear,
     "ReLU": _simple("Relu"), "Sigmoid": _simple("Sigmoid"), "Tanh": _simple("Tanh"),
-    "LeakyReLU": leaky_relu, "ELU": elu, "SiLU": silu,
+    "LeakyReLU": leaky_relu, "ELU": elu, "SiLU": silu, "ReLU6": relu6,
     "Softmax": _softmax("Softmax"), "LogSoftmax": _softmax("LogSoftmax"),
     "Flatten": flatten, "Upsample": upsample,
 }
