@@ -158,6 +158,7 @@ def test_step_with_epoch_uses_the_closed_form_and_warns():
     ours_opt, their_opt = optimizers()
     ours = L.StepLR(ours_opt, step_size=2, gamma=0.5)
     theirs = torch.optim.lr_scheduler.StepLR(their_opt, step_size=2, gamma=0.5)
+    ours_opt.step(), their_opt.step()
     with pytest.warns(UserWarning, match="epoch parameter"):
         ours.step(7)
     with warnings.catch_warnings():
@@ -182,6 +183,7 @@ def test_scheduler_errors():
     with pytest.raises(ValueError, match=r"factor must be in \[-inf, 1.0\), got 1.5"):
         L.ReduceLROnPlateau(opt, factor=1.5)
     schedule = L.OneCycleLR(opt, max_lr=1.0, total_steps=2)
+    opt.step()
     schedule.step(), schedule.step()
     with pytest.raises(ValueError, match="tried to step 3 times. The specified number of "
                                          "total steps is 2"):
@@ -194,3 +196,19 @@ def test_optim_package_keeps_the_old_imports():
     assert SGD is SGD2 and issubclass(Adam, Optimizer)
     assert cnnlab.optim.lr_scheduler.LRScheduler is L._LRScheduler
     assert math.isclose(L.ExponentialLR(optimizers()[0], 0.5).get_last_lr()[0], 0.1)
+
+
+def test_stepping_the_schedule_before_the_optimizer_warns_like_torch():
+    ours_opt, their_opt = optimizers()
+    ours = L.StepLR(ours_opt, 2)
+    theirs = torch.optim.lr_scheduler.StepLR(their_opt, 2)
+    with pytest.warns(UserWarning, match=r"lr_scheduler.step\(\)` before `optimizer.step"):
+        ours.step()
+    with pytest.warns(UserWarning, match=r"lr_scheduler.step\(\)` before `optimizer.step"):
+        theirs.step()
+    ours_opt, _ = optimizers()
+    schedule = L.StepLR(ours_opt, 2)
+    ours_opt.step()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        schedule.step()

@@ -62,6 +62,7 @@ class Optimizer:
     @no_grad()
     def step(self, closure=None):
         """Update every parameter that has a gradient; returns ``closure()`` if given."""
+        self._opt_called = True   # read by the schedulers' call-order warning
         loss = None
         if closure is not None:
             from ..autograd import enable_grad

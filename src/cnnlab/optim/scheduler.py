@@ -14,6 +14,12 @@ _EPOCH_DEPRECATION = ("The epoch parameter in `scheduler.step()` was not necessa
                       "step the scheduler.")
 
 
+_ORDER_WARNING = ("Detected call of `lr_scheduler.step()` before `optimizer.step()`. Call "
+                  "them in the opposite order: `optimizer.step()` before "
+                  "`lr_scheduler.step()`; otherwise the first value of the learning rate "
+                  "schedule is skipped.")
+
+
 def _check_optimizer(optimizer, owner):
     if not isinstance(optimizer, Optimizer):
         raise TypeError(f"{owner}: {type(optimizer).__name__} is not an Optimizer")
@@ -95,6 +101,8 @@ class LRScheduler:
     def step(self, epoch=None) -> None:
         """Advance one epoch (or jump to ``epoch``, deprecated as in PyTorch) and set the
         learning rates."""
+        if self._step_count == 1 and not getattr(self.optimizer, "_opt_called", False):
+            warnings.warn(_ORDER_WARNING, UserWarning, stacklevel=2)
         self._step_count += 1
         if epoch is not None:
             warnings.warn(_EPOCH_DEPRECATION, UserWarning, stacklevel=2)
