@@ -70,36 +70,62 @@ def _network_step(kind, image_of, batch_of, steps):
     return build
 
 
-ZERO_GRADIENT = 1e-4
+ZERO_GRADIENT = 1e-3
 """A gradient whose largest entry is below this fraction of the network's largest is zero
-in exact arithmetic (measured: below 1e-5 against above 7e-3 for the others)."""
+in exact arithmetic (measured: up to 1.5e-4 for those, the stem's bias summing the most
+rounding noise, against 7e-3 and more for the others)."""
+GRADIENT_RTOL = 3e-2
+"""Largest ||cnnlab - torch|| / ||torch|| of a whole network's parameter gradient.
+
+Float32 rounding flips a few ReLU and max-pool decisions in a deep network, and the
+flips perturb every gradient below them: for ResNet-18 at 96 px, batch 8, PyTorch's
+own float32 gradients are 0.1-0.5% (in norm, up to 4% in the largest entry) from its
+float64 ones, cnnlab's about 1%, and the two float32 runs about 1% apart. Each op's
+gradient is checked tightly in its own case (conv bwd, batch norm); here a wrong
+formula would be off by tens of percent."""
+
+
+def _norm_error(got, want) -> float:
+    got, want = as_numpy(got), as_numpy(want)
+    if got.shape != want.shape:
+        return math.inf
+    scale = float(np.linalg.norm(want))
+    return float(np.linalg.norm(got - want)) / scale if scale else float(np.abs(got).max())
 
 
 def network_check(got, want, gradients: int) -> tuple:
-    """:func:`compare_results`, except for gradients that are zero in exact arithmetic.
+    """Loss and buffers as :func:`compare_results`; the last ``gradients`` arrays (the
+    parameters' gradients) within ``GRADIENT_RTOL`` in norm, except those that are
+    zero in exact arithmetic.
 
-    The last ``gradients`` arrays are the parameters' gradients. In these networks many
-    are zero but for rounding: the bias of a convolution followed by batch norm (which
-    subtracts the mean), and in DenseNet every conv bias and the stem's BN weight (each
-    feeds only batch norms, which do not see a per-channel shift or scale). The two
-    libraries' rounding noise there differs completely, so such a gradient (below
-    ``ZERO_GRADIENT`` of the largest in PyTorch) only has to be as small in cnnlab.
+    Many gradients in these networks are zero but for rounding: the bias of a
+    convolution followed by batch norm (which subtracts the mean), and in DenseNet
+    every conv bias and the stem's BN weight (each feeds only batch norms, which do
+    not see a per-channel shift or scale). The two libraries' rounding noise there
+    differs completely, so such a gradient (below ``ZERO_GRADIENT`` of the largest in
+    PyTorch) only has to be as small in cnnlab. The error returned is the largest of
+    the loss's and buffers' (relative to their largest entry) and the gradients' (in
+    norm).
     """
     got, want = list(got), list(want)
     if len(got) != len(want) or gradients > len(want):
         return False, None
     split = len(want) - gradients
+    ok, error = compare_results(got[:split], want[:split])
+    if error is None:
+        return False, None
     largest = max((float(np.abs(as_numpy(w)).max()) for w in want[split:] if w.numel()),
                   default=0.0)
-    keep_got, keep_want, zero_ok = got[:split], want[:split], True
     for g, w in zip(got[split:], want[split:]):
-        if w.numel() and float(np.abs(as_numpy(w)).max()) <= ZERO_GRADIENT * largest:
-            zero_ok = zero_ok and float(np.abs(as_numpy(g)).max()) <= ZERO_GRADIENT * largest
-        else:
-            keep_got.append(g)
-            keep_want.append(w)
-    ok, error = compare_results(keep_got, keep_want)
-    return ok and zero_ok, error
+        if not w.numel():
+            continue
+        if float(np.abs(as_numpy(w)).max()) <= ZERO_GRADIENT * largest:
+            ok = ok and float(np.abs(as_numpy(g)).max()) <= ZERO_GRADIENT * largest
+            continue
+        norm_error = _norm_error(g, w)
+        error = max(error, norm_error)
+        ok = ok and norm_error <= GRADIENT_RTOL
+    return ok, error
 
 
 def _network_eval(kind, image_of, batch_of, heavy):
