@@ -168,7 +168,7 @@ def test_unsupported_ops_and_attributes_are_listed_at_once(tmp_path):
     message = str(raised.value)
     assert message.startswith(f"onnx.load: {path} uses what cnnlab cannot run:")
     assert message.count("\n  - ") == 3  # Conv is fine; three problems, one error
-    assert "node 1 (Erf): operator Erf is not supported (supported: Add, AveragePool" in message
+    assert "node 1 (Erf): operator Erf is not supported (supported: Abs, Add, AveragePool" in message
     assert "node 2 (MaxPool): attribute storage_order=1 must be 0" in message
     assert "node 2 (MaxPool): output Indices is not computed" in message
 
