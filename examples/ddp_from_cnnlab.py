@@ -26,7 +26,6 @@ between the two sets of weights.
 from __future__ import annotations
 
 import argparse
-import os
 import socket
 import sys
 from pathlib import Path
