@@ -256,3 +256,15 @@ def test_fill_and_zero():
     assert g.tolist() == [[3.0, 3.0], [3.0, 3.0]]
     g.zero_()
     assert g.sum().item() == 0
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32", "float16", "int64", "bool"])
+@pytest.mark.parametrize("data", [0.9, [0.1, 0.9], [[0.1, 2], [3, 0.7]], [True, 0.5]],
+                         ids=["scalar", "list", "mixed", "bool-float"])
+def test_python_floats_keep_full_precision_in_the_dtype_asked_for(data, dtype):
+    """Python floats were built as float32 first: tensor(0.9, dtype=float64) gave
+    0.8999999761581421 where PyTorch gives 0.9."""
+    ours = cnnlab.tensor(data, dtype=getattr(cnnlab, dtype))
+    theirs = torch.tensor(data, dtype=getattr(torch, dtype))
+    assert ours.tolist() == theirs.tolist()
+    assert ours.dtype.name == str(theirs.dtype).split(".")[-1]

@@ -95,6 +95,10 @@ def to_array(data, dtype=None, copy=True) -> np.ndarray:
         array = np.asarray(data)
     else:
         inferred = _infer_dtype(data)
+        if dtype is not None and inferred.kind == "f":
+            # Python floats are float64: build at full precision, then cast to the dtype
+            # asked for (0.9 as float64 stays 0.9, not float32's 0.89999998).
+            inferred = np.dtype(np.float64)
         try:
             array = np.array(_unwrap_nested(data), dtype=inferred)
         except ValueError as error:
