@@ -269,7 +269,7 @@ def print_groups(summary) -> None:
 def parse_arguments(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true",
-                        help="fewer samples and a quarter of the batch (about a minute)")
+                        help="fewer samples and a quarter of the batch (networks: 32 images)")
     parser.add_argument("--smoke", action="store_true",
                         help="tiny batches and two samples, to test the suite itself")
     parser.add_argument("--json", metavar="FILE", help="write all results to FILE as JSON")
@@ -286,8 +286,8 @@ def parse_arguments(argv=None):
     parser.add_argument("--epoch", action="store_true",
                         help="also time a whole MNIST training epoch (slow; needs the data)")
     parser.add_argument("--threads", metavar="N", type=int,
-                        help="threads of both OpenBLAS and PyTorch (default: PyTorch gets "
-                             "as many as OpenBLAS uses, one per core unless "
+                        help="threads of OpenBLAS, cnnlab's pool and PyTorch (default: "
+                             "PyTorch gets as many as OpenBLAS uses, one per core unless "
                              "OPENBLAS_NUM_THREADS says otherwise)")
     arguments = parser.parse_args(argv)
     for name in ("repeat", "threads"):
