@@ -224,3 +224,12 @@ def test_nn_layers_delegate_and_print_like_torch():
 def test_errors_are_clear(call, error, message):
     with pytest.raises(error, match=message):
         call()
+
+
+@pytest.mark.parametrize("spatial", [1, 3])
+def test_empty_batch_with_indices(spatial):
+    x = cnnlab.tensor(np.zeros((0, 2) + (4,) * spatial), requires_grad=True)
+    out, indices = getattr(F, f"max_pool{spatial}d")(x, 2, return_indices=True)
+    assert out.shape == (0, 2) + (2,) * spatial and indices.shape == out.shape
+    out.sum().backward()
+    assert x.grad.shape == x.shape

@@ -236,7 +236,8 @@ def winner_positions(winners, starts_of) -> list:
             padded = table.shape[len(lead):len(lead) + axis]
             inner = math.prod(out_size[axis:])
             tap = np.take_along_axis(table.reshape(lead + (math.prod(padded), inner)),
-                                     flat.reshape(lead + (-1, inner)), axis=-2)
+                                     flat.reshape(lead + (math.prod(out_size[:axis]), inner)),
+                                     axis=-2)
             tap = tap.reshape(out_shape)
         else:
             tap = table
