@@ -7,7 +7,8 @@ Tensors out. Every op is differentiable. Extensions beyond PyTorch (per-side and
 are marked in each docstring.
 """
 
-from .activation import dropout, flatten, linear, log_softmax, relu, sigmoid, softmax, tanh
+from .activation import (dropout, flatten, linear, log_softmax, relu, relu_, sigmoid,  # noqa: F401
+                         softmax, tanh)
 from .interpolate import interpolate, upsample, upsample_bilinear, upsample_nearest
 from .conv import PADDING_MODES, conv1d, conv2d, conv3d
 from .conv_transpose import conv_transpose1d, conv_transpose2d, conv_transpose3d

@@ -9,9 +9,25 @@ import numpy as np
 
 from .. import ops
 from ..autograd import record
-from ..ops import as_tensor, flatten, relu, sigmoid, tanh
+from ..ops import as_tensor, flatten, sigmoid, tanh
+from .nonlinear import in_place
 
-__all__ = ["dropout", "flatten", "linear", "log_softmax", "relu", "sigmoid", "softmax", "tanh"]
+__all__ = ["dropout", "flatten", "linear", "log_softmax", "relu", "relu_", "sigmoid", "softmax",
+           "tanh"]
+
+
+def relu(input, inplace=False):
+    """``max(x, 0)``, as ``torch.nn.functional.relu``; the gradient passes where the
+    output is not <= 0 (NaN included). ``inplace=True`` makes ``input`` itself take the
+    result, as in PyTorch (recorded like ``x += y``)."""
+    if inplace:
+        return in_place(input, "relu", ops.relu)
+    return ops.relu(input)
+
+
+def relu_(input):
+    """``relu(input, inplace=True)``."""
+    return relu(input, inplace=True)
 
 
 def _softmax_dim(input, dim, function):

@@ -1,9 +1,9 @@
 """More activations: ``gelu``, ``leaky_relu``, ``silu``, ``elu``, ``relu6``, ``hardtanh``,
 ``softplus``, ``mish``, ``hardswish``, ``hardsigmoid``, ``logsigmoid``, ``prelu``.
 
-Each is one recorded op whose backward is derived in its docstring. ``inplace=True`` is
-accepted for PyTorch compatibility but the result is always a new tensor: cnnlab never
-overwrites an op's input (the values are the same as PyTorch's).
+Each is one recorded op whose backward is derived in its docstring. ``inplace=True``
+makes the input tensor itself take the result, as in PyTorch, recorded like ``x += y``
+(:func:`in_place`): arrays saved for earlier backward passes are never overwritten.
 """
 
 from __future__ import annotations
@@ -15,9 +15,23 @@ import numpy as np
 
 from ..autograd import record
 from ..ops import as_tensor
+from ..tensor import Tensor
 
 __all__ = ["elu", "erf", "gelu", "hardsigmoid", "hardswish", "hardtanh", "leaky_relu",
            "logsigmoid", "mish", "prelu", "relu6", "silu", "softplus"]
+
+
+def in_place(input, function: str, compute):
+    """``input`` takes ``compute(input)``'s values and graph node: PyTorch's ``inplace=True``.
+
+    Uses the Tensor's own in-place machinery (``x += y``): when gradients are recorded
+    the tensor is rebound to a new node (a leaf that requires grad is refused, as in
+    PyTorch); otherwise its array is overwritten, so views and aliases see the change.
+    """
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{function}: inplace=True needs a Tensor input, got "
+                        f"{type(input).__name__}")
+    return input._inplace(function + "_", lambda tensor, _: compute(tensor), None)
 
 
 def _float_input(input, function):
@@ -117,6 +131,8 @@ def gelu(input, approximate="none"):
 def leaky_relu(input, negative_slope=0.01, inplace=False):
     """``x`` where ``x > 0``, else ``negative_slope * x``; gradient 1 or ``negative_slope``
     (``negative_slope`` at 0, as PyTorch)."""
+    if inplace:
+        return in_place(input, "leaky_relu", lambda t: leaky_relu(t, negative_slope))
     slope = _number(negative_slope, "leaky_relu", "negative_slope")
     input = _float_input(input, "leaky_relu")
     x = input.array
@@ -128,9 +144,12 @@ def leaky_relu(input, negative_slope=0.01, inplace=False):
 
 def silu(input, inplace=False):
     """``x * sigmoid(x)``; ``dy/dx = s (1 + x (1 - s))`` with ``s = sigmoid(x)``."""
+    if inplace:
+        return in_place(input, "silu", silu)
     input = _float_input(input, "silu")
     x = input.array
-    s = 0.5 * (1 + np.tanh(0.5 * x))   # sigmoid without overflow in exp
+    with np.errstate(over="ignore"):   # exp(-x) = inf for very negative x gives s = 0
+        s = 1 / (1 + np.exp(-x))
     out = x * s
     return record("Silu", out, (input,), lambda g: (g * s * (1 + x * (1 - s)),))
 
@@ -138,6 +157,8 @@ def silu(input, inplace=False):
 def elu(input, alpha=1.0, inplace=False):
     """``x`` where ``x > 0``, else ``alpha (exp(x) - 1)``; gradient 1 or
     ``alpha exp(x) = y + alpha``."""
+    if inplace:
+        return in_place(input, "elu", lambda t: elu(t, alpha))
     alpha = _number(alpha, "elu", "alpha")
     input = _float_input(input, "elu")
     x = input.array
@@ -150,6 +171,8 @@ def elu(input, alpha=1.0, inplace=False):
 
 def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
     """``min(max(x, min_val), max_val)``; gradient 1 strictly inside, else 0 (PyTorch)."""
+    if inplace:
+        return in_place(input, "hardtanh", lambda t: hardtanh(t, min_val, max_val))
     low = _number(min_val, "hardtanh", "min_val")
     high = _number(max_val, "hardtanh", "max_val")
     if low > high:
@@ -164,6 +187,8 @@ def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
 
 def relu6(input, inplace=False):
     """``min(max(x, 0), 6)``; gradient 1 strictly inside (0, 6), else 0 (as PyTorch)."""
+    if inplace:
+        return in_place(input, "relu6", relu6)
     return hardtanh(input, 0.0, 6.0)
 
 
@@ -193,6 +218,8 @@ def logsigmoid(input):
 def mish(input, inplace=False):
     """``x tanh(softplus(x))``; with ``t = tanh(softplus(x))``,
     ``dy/dx = t + x sigmoid(x) (1 - t^2)``."""
+    if inplace:
+        return in_place(input, "mish", mish)
     input = _float_input(input, "mish")
     x = input.array
     t = np.tanh(np.logaddexp(0, x))
@@ -204,6 +231,8 @@ def mish(input, inplace=False):
 def hardswish(input, inplace=False):
     """``x relu6(x + 3) / 6``; gradient 0 up to -3, ``x / 3 + 1/2`` strictly between,
     1 from 3 on (PyTorch's values at the corners)."""
+    if inplace:
+        return in_place(input, "hardswish", hardswish)
     input = _float_input(input, "hardswish")
     x = input.array
     out = (x * np.clip(x + 3, 0, 6) / 6).astype(x.dtype, copy=False)
@@ -213,6 +242,8 @@ def hardswish(input, inplace=False):
 
 def hardsigmoid(input, inplace=False):
     """``relu6(x + 3) / 6``; gradient 1/6 strictly inside (-3, 3), else 0."""
+    if inplace:
+        return in_place(input, "hardsigmoid", hardsigmoid)
     input = _float_input(input, "hardsigmoid")
     x = input.array
     out = (np.clip(x + 3, 0, 6) / 6).astype(x.dtype, copy=False)

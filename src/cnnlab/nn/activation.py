@@ -1,8 +1,7 @@
 """Activation layers, printed as PyTorch prints them.
 
 Each forward delegates to one function of :mod:`cnnlab.functional`. ``inplace=True`` is
-accepted and shown in the repr, as in PyTorch, but the output is always a new tensor:
-cnnlab never overwrites a layer's input (the values are the same).
+passed on (the input tensor takes the result, as in PyTorch) and shown in the repr.
 """
 
 from __future__ import annotations
@@ -42,21 +41,21 @@ class ReLU(_Activation):
     """``max(x, 0)``, as ``torch.nn.ReLU``."""
 
     def forward(self, input):
-        return F.relu(input)
+        return F.relu(input, inplace=self.inplace)
 
 
 class ReLU6(_Activation):
     """``min(max(x, 0), 6)``, as ``torch.nn.ReLU6``."""
 
     def forward(self, input):
-        return nonlinear.relu6(input)
+        return nonlinear.relu6(input, inplace=self.inplace)
 
 
 class SiLU(_Activation):
     """``x * sigmoid(x)`` (swish), as ``torch.nn.SiLU``."""
 
     def forward(self, input):
-        return nonlinear.silu(input)
+        return nonlinear.silu(input, inplace=self.inplace)
 
 
 class LeakyReLU(_Activation):
@@ -71,7 +70,7 @@ class LeakyReLU(_Activation):
         self.negative_slope = negative_slope
 
     def forward(self, input):
-        return nonlinear.leaky_relu(input, self.negative_slope)
+        return nonlinear.leaky_relu(input, self.negative_slope, inplace=self.inplace)
 
     def extra_repr(self) -> str:
         return f"negative_slope={self.negative_slope}{_inplace_text(self)}"
@@ -87,7 +86,7 @@ class ELU(_Activation):
         self.alpha = alpha
 
     def forward(self, input):
-        return nonlinear.elu(input, self.alpha)
+        return nonlinear.elu(input, self.alpha, inplace=self.inplace)
 
     def extra_repr(self) -> str:
         return f"alpha={self.alpha}{_inplace_text(self)}"
@@ -102,7 +101,8 @@ class Hardtanh(_Activation):
         nonlinear.hardtanh(np.zeros(1), min_val, max_val)   # checks the bounds now
 
     def forward(self, input):
-        return nonlinear.hardtanh(input, self.min_val, self.max_val)
+        return nonlinear.hardtanh(input, self.min_val, self.max_val,
+                                  inplace=self.inplace)
 
     def extra_repr(self) -> str:
         return f"min_val={self.min_val}, max_val={self.max_val}{_inplace_text(self)}"
@@ -112,7 +112,7 @@ class Hardswish(_Activation):
     """``x relu6(x + 3) / 6``, as ``torch.nn.Hardswish``."""
 
     def forward(self, input):
-        return nonlinear.hardswish(input)
+        return nonlinear.hardswish(input, inplace=self.inplace)
 
     def extra_repr(self) -> str:
         return ""   # PyTorch does not show inplace here
@@ -122,7 +122,7 @@ class Hardsigmoid(_Activation):
     """``relu6(x + 3) / 6``, as ``torch.nn.Hardsigmoid``."""
 
     def forward(self, input):
-        return nonlinear.hardsigmoid(input)
+        return nonlinear.hardsigmoid(input, inplace=self.inplace)
 
     def extra_repr(self) -> str:
         return ""   # PyTorch does not show inplace here
@@ -132,10 +132,7 @@ class Mish(_Activation):
     """``x tanh(softplus(x))``, as ``torch.nn.Mish``."""
 
     def forward(self, input):
-        return nonlinear.mish(input)
-
-    def extra_repr(self) -> str:
-        return ""   # PyTorch does not show inplace here
+        return nonlinear.mish(input, inplace=self.inplace)
 
 
 class Softplus(Module):
