@@ -67,6 +67,13 @@ def test_conv2d_forms(tmp_path, kwargs):
     check_export(tmp_path, nn.Conv2d(4, out, 3, **kwargs), (1, 4, 9, 8))
 
 
+def test_gelu_tanh_needs_opset_20(tmp_path):
+    check_export(tmp_path, nn.GELU(approximate="tanh"), (1, 3, 4), opset=20)
+    check_export(tmp_path, nn.GELU(), (1, 3, 4), opset=20)
+    with pytest.raises(ValueError, match=r"approximate='tanh' needs opset 20 \(Gelu\)"):
+        cnnlab.onnx.export(nn.GELU(approximate="tanh"), cnnlab.zeros(1, 3), tmp_path / "x.onnx")
+
+
 def test_circular_padding_needs_opset_19(tmp_path):
     layer = nn.Conv2d(2, 3, 3, padding=1, padding_mode="circular")
     check_export(tmp_path, layer, (1, 2, 6, 7), opset=19)
@@ -133,6 +140,9 @@ LAYERS = {
     "relu6": (nn.ReLU6, (1, 3, 4)),
     "elu": (lambda: nn.ELU(0.5), (1, 3, 4)),
     "silu": (nn.SiLU, (1, 3, 4)),
+    "gelu": (nn.GELU, (1, 3, 4)),
+    "layer-norm": (lambda: nn.LayerNorm((4, 5)), (1, 3, 4, 5)),
+    "layer-norm-no-affine": (lambda: nn.LayerNorm(5, elementwise_affine=False), (1, 3, 5)),
     "softmax": (lambda: nn.Softmax(dim=1), (1, 5, 2)),
     "log-softmax": (lambda: nn.LogSoftmax(dim=-1), (1, 2, 5)),
     "flatten-2": (lambda: nn.Sequential(nn.Flatten(2), nn.ReLU()), (1, 3, 4, 5)),

@@ -20,7 +20,7 @@ from model_twins import TWINS
 OPS = ["Conv", "ConvTranspose", "MaxPool", "AveragePool", "LpPool", "GlobalAveragePool",
        "GlobalMaxPool", "BatchNormalization", "Gemm", "MatMul", "Relu", "Sigmoid", "Tanh",
        "Flatten", "Reshape", "Concat", "Add", "Mul", "Dropout", "Softmax", "LogSoftmax",
-       "Resize", "Clip", "LeakyRelu", "Elu"]
+       "Resize", "Clip", "LeakyRelu", "Elu", "LayerNormalization", "Gelu"]
 
 # Cases that load but are refused when run: where ONNX and PyTorch disagree.
 REFUSED_AT_RUN = {
@@ -38,7 +38,8 @@ MIN_MATCHED = {"Conv": 6, "ConvTranspose": 8, "MaxPool": 17, "AveragePool": 19, 
                "GlobalAveragePool": 2, "GlobalMaxPool": 2, "BatchNormalization": 2,
                "Gemm": 11, "MatMul": 7, "Relu": 1, "Sigmoid": 2, "Tanh": 2, "Flatten": 9,
                "Reshape": 9, "Concat": 12, "Add": 8, "Mul": 9, "Dropout": 4, "Softmax": 7,
-               "LogSoftmax": 7, "Resize": 8, "Clip": 1, "LeakyRelu": 1, "Elu": 1}
+               "LogSoftmax": 7, "Resize": 8, "Clip": 1, "LeakyRelu": 1, "Elu": 1,
+               "LayerNormalization": 19, "Gelu": 4}
 
 
 # The modules of onnx.backend.test.case.node that define the cases of OPS; importing one
@@ -46,7 +47,8 @@ MIN_MATCHED = {"Conv": 6, "ConvTranspose": 8, "MaxPool": 17, "AveragePool": 19, 
 CASE_MODULES = ["conv", "convtranspose", "maxpool", "averagepool", "lppool",
                 "globalaveragepool", "globalmaxpool", "batch_normalization", "gemm", "matmul",
                 "relu", "sigmoid", "tanh", "flatten", "reshape", "concat", "add", "mul",
-                "dropout", "softmax", "logsoftmax", "resize", "clip", "leakyrelu", "elu"]
+                "dropout", "softmax", "logsoftmax", "resize", "clip", "leakyrelu", "elu",
+                "layernormalization", "gelu"]
 
 
 @pytest.fixture(scope="module")

@@ -119,6 +119,24 @@ def batch_normalization(args, attributes, opset):
     return F.batch_norm(x, mean, var, scale, bias, False, 0.0, attributes.get("epsilon", 1e-5))
 
 
+def layer_normalization(args, attributes, opset):
+    x, scale, bias = (args + [None])[:3]
+    axis = attributes.get("axis", -1)
+    axis = axis + x.ndim if axis < 0 else axis
+    eps = attributes.get("epsilon", 1e-5)
+    x = _tensor(x)
+    out = F.layer_norm(x, tuple(x.shape[axis:]), scale, bias, eps)
+    # The optional outputs Mean and InvStdDev, over the normalised axes (kept).
+    axes = tuple(range(axis, x.ndim))
+    mean = ops.mean(x, axes, keepdim=True)
+    variance = ops.mean((x - mean) * (x - mean), axes, keepdim=True)
+    return out, mean, 1 / ops.sqrt(variance + eps)
+
+
+def gelu(args, attributes, opset):
+    return F.gelu(_tensor(args[0]), attributes.get("approximate", "none"))
+
+
 def gemm(args, attributes, opset):
     a, b, c = (args + [None])[:3]
     a, b = _tensor(a), _tensor(b)
@@ -373,6 +391,9 @@ SPECS = {
     "GlobalMaxPool": (global_max_pool, {}),
     "BatchNormalization": (batch_normalization, {"epsilon": None, "momentum": None,
                                                  "training_mode": _zero}),
+    "LayerNormalization": (layer_normalization, {"axis": None, "epsilon": None,
+                                                 "stash_type": None}),
+    "Gelu": (gelu, {"approximate": _one_of("none", "tanh")}),
     "Gemm": (gemm, {"alpha": None, "beta": None, "transA": None, "transB": None}),
     "MatMul": (matmul, {}),
     "Add": (_binary(np.add, ops.add), {}), "Sub": (_binary(np.subtract, ops.sub), {}),
@@ -412,6 +433,8 @@ OPS = {name: spec[0] for name, spec in SPECS.items()}
 # Outputs beyond the first that an operator may have but cnnlab does not compute.
 EXTRA_OUTPUTS = {"MaxPool": "Indices", "Dropout": "mask", "BatchNormalization":
                  "running_mean / running_var (training mode)"}
+OUTPUTS = {"LayerNormalization": 3}
+"""Operators that compute more than their first output."""
 
 
 def check_node(op_type, attributes, inputs, outputs, opset) -> list:
@@ -427,7 +450,7 @@ def check_node(op_type, attributes, inputs, outputs, opset) -> list:
             why = allowed[name](value)
             if why:
                 problems.append(f"attribute {name}={value!r} {why}")
-    if any(outputs[1:]):
+    if any(outputs[OUTPUTS.get(op_type, 1):]):
         problems.append(f"output {EXTRA_OUTPUTS.get(op_type, 'beyond the first')} is not "
                         "computed")
     problems += _node_specific(op_type, attributes, inputs, opset)

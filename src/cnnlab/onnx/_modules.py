@@ -188,6 +188,18 @@ def batch_norm(builder, call, inputs):
                        epsilon=float(module.eps))
 
 
+def layer_norm(builder, call, inputs):
+    module = call.module
+    shape = tuple(module.normalized_shape)
+    dtype = _input(call).array.dtype
+    scale = module.weight.array if module.weight is not None else np.ones(shape, dtype)
+    operands = [inputs[0], builder.constant(scale, f"{call.path}.weight")]
+    if getattr(module, "bias", None) is not None:
+        operands.append(_param(builder, call, "bias"))
+    return builder.add("LayerNormalization", operands, call.path or "layer_norm",
+                       axis=-len(shape), epsilon=float(module.eps))
+
+
 def linear(builder, call, inputs):
     module, x = call.module, _input(call)
     if x.ndim == 2:
@@ -223,6 +235,27 @@ def relu6(builder, call, inputs):
     low = builder.constant(np.asarray(0, dtype), f"{call.path}.min")
     high = builder.constant(np.asarray(6, dtype), f"{call.path}.max")
     return builder.add("Clip", [inputs[0], low, high], call.path or "relu6")
+
+
+def gelu(builder, call, inputs):
+    approximate = call.module.approximate
+    if builder.opset >= 20:
+        return builder.add("Gelu", inputs[:1], call.path or "gelu", approximate=approximate)
+    if approximate != "none":
+        raise ExportError(f"{_where(call)}: approximate={approximate!r} needs opset 20 (Gelu); "
+                          f"got opset_version={builder.opset}")
+    # x * Phi(x) = 0.5 * x * (1 + erf(x / sqrt(2))), from opset 13's Erf
+    dtype = _input(call).array.dtype
+    scaled = builder.add("Div", [inputs[0], builder.constant(np.asarray(np.sqrt(2.0), dtype),
+                                                             f"{call.path}.sqrt2")],
+                         f"{call.path}.scaled")
+    erf = builder.add("Erf", [scaled], f"{call.path}.erf")
+    one = builder.add("Add", [erf, builder.constant(np.asarray(1, dtype), f"{call.path}.one")],
+                      f"{call.path}.one_plus")
+    half = builder.add("Mul", [inputs[0], builder.constant(np.asarray(0.5, dtype),
+                                                           f"{call.path}.half")],
+                       f"{call.path}.half_x")
+    return builder.add("Mul", [half, one], call.path or "gelu")
 
 
 def silu(builder, call, inputs):
@@ -294,7 +327,8 @@ CONVERTERS = {
     "BatchNorm1d": batch_norm, "BatchNorm2d": batch_norm, "BatchNorm3d": batch_norm,
     "Linear": linear,
     "ReLU": _simple("Relu"), "Sigmoid": _simple("Sigmoid"), "Tanh": _simple("Tanh"),
-    "LeakyReLU": leaky_relu, "ELU": elu, "SiLU": silu, "ReLU6": relu6,
+    "LeakyReLU": leaky_relu, "ELU": elu, "SiLU": silu, "ReLU6": relu6, "GELU": gelu,
+    "LayerNorm": layer_norm,
     "Softmax": _softmax("Softmax"), "LogSoftmax": _softmax("LogSoftmax"),
     "Flatten": flatten, "Upsample": upsample,
 }
