@@ -45,7 +45,7 @@ def reflected(function):
 
 
 # torch OpInfo name (".variant" appended) -> the cnnlab callable taking the same arguments.
-# Not listed: ops cnnlab does not have (1-D/3-D windows, linalg, fft, ...), random ops
+# Not listed: ops cnnlab does not have (1-D/3-D pooling, linalg, fft, ...), random ops
 # (dropout, rand_like), in-place and out= variants.
 OPS = {
     # elementwise
@@ -89,12 +89,17 @@ OPS = {
     "flip": cnnlab.flip, "cat": cnnlab.cat, "stack": cnnlab.stack, "split": cnnlab.split,
     "split.list_args": cnnlab.split, "chunk": cnnlab.chunk, "unbind": cnnlab.unbind,
     "clone": method("clone"), "contiguous": method("contiguous"),
-    "__getitem__": lambda x, index: x[index],
+    "__getitem__": lambda x, index: x[index], "unfold": method("unfold"),
     # creation
     "zeros_like": cnnlab.zeros_like, "ones_like": cnnlab.ones_like,
-    "full_like": cnnlab.full_like,
+    "full_like": cnnlab.full_like, "zeros": cnnlab.zeros, "ones": cnnlab.ones,
+    "full": cnnlab.full, "arange": cnnlab.arange, "linspace": cnnlab.linspace,
+    "eye": cnnlab.eye,
     # nn.functional
-    "nn.functional.conv2d": F.conv2d, "nn.functional.conv_transpose2d": F.conv_transpose2d,
+    "nn.functional.conv1d": F.conv1d, "nn.functional.conv2d": F.conv2d,
+    "nn.functional.conv3d": F.conv3d, "nn.functional.conv_transpose1d": F.conv_transpose1d,
+    "nn.functional.conv_transpose2d": F.conv_transpose2d,
+    "nn.functional.conv_transpose3d": F.conv_transpose3d,
     "nn.functional.unfold": F.unfold,
     "nn.functional.max_pool2d": F.max_pool2d, "nn.functional.avg_pool2d": F.avg_pool2d,
     "nn.functional.adaptive_avg_pool2d": F.adaptive_avg_pool2d,
@@ -114,6 +119,8 @@ OPS = {
     "nn.functional.interpolate.bilinear": F.interpolate,
     "nn.functional.interpolate.bicubic": F.interpolate,
     "nn.functional.interpolate.area": F.interpolate,
+    "nn.functional.interpolate.linear": F.interpolate,
+    "nn.functional.interpolate.trilinear": F.interpolate,
     "nn.functional.upsample_bilinear": F.upsample_bilinear,
     "nn.functional.upsample_nearest": F.upsample_nearest,
 }
@@ -124,7 +131,9 @@ MAX_SAMPLES = 400
 # float32 tolerances where results are long sums (a conv output adds C*k*k products
 # in another order than PyTorch's kernels): (rtol, atol); 1e-5 elsewhere.
 FLOAT32_TOLERANCE = {name: (1e-4, 1e-4) for name in (
-    "nn.functional.conv2d", "nn.functional.conv_transpose2d", "nn.functional.linear",
+    "nn.functional.conv1d", "nn.functional.conv2d", "nn.functional.conv3d",
+    "nn.functional.conv_transpose1d", "nn.functional.conv_transpose2d",
+    "nn.functional.conv_transpose3d", "nn.functional.linear",
     "matmul", "__rmatmul__")}
 
 # (op, dtype, sample description) -> (owner, reason). Each runs as a strict xfail.
@@ -154,6 +163,19 @@ KNOWN_DIVERGENCES = {
        for dtype in ("float32", "float64")},
 }
 
+# Integer arange/linspace with float arguments: PyTorch truncates start/end/step to
+# integers first, cnnlab computes in floating point and casts the result.
+KNOWN_DIVERGENCES.update({
+    (name, "int64", f"{args}, dtype=torch.int64, device='cpu'"):
+        ("h3-book (creation.py)", f"{name} with an integer dtype and float arguments: "
+         "PyTorch truncates the arguments to integers first")
+    for name, args in (("arange", "0.0, -8.000001, -4.0"), ("arange", "1.0, 5.000001, 2.0"),
+                       ("arange", "-0.9, 2.1, 2.0"), ("arange", "2.1, -2.9, -1.0"),
+                       ("arange", "0.1, -7.9, -4.0"), ("arange", "3.1"),
+                       ("arange", "0, end=3.1"), ("linspace", "4.3, -3, 50"),
+                       ("linspace", "4.3, 0, 50"), ("linspace", "4.3, 1, 50"),
+                       ("linspace", "4.3, 50, 50"))})
+
 # Error inputs that cnnlab deliberately accepts: (op, sample description) -> reason.
 # The test checks that cnnlab does return a result for them.
 _NUMBERS = ("cnnlab's ops take Python numbers as operands (cnnlab.ops docstring: "
@@ -170,10 +192,36 @@ NUMBER_OPERANDS = {"add", "sub", "mul", "div.no_rounding_mode", "true_divide",
                    "__rpow__", "__rmod__"}
 
 
+_SAME_STRIDED = ("padding='same' with stride > 1 gives ceil(in / stride) outputs in cnnlab "
+                 "(README, 'Beyond PyTorch'); PyTorch refuses it")
+
+# Error inputs where cnnlab does not raise (or raises another kind of error) and
+# should: (op, error input description) -> (owner, reason). Strict xfails.
+KNOWN_ERROR_DIVERGENCES = {
+    ("arange", "0, -3, 2"): ("h3-book (creation.py)", "a step of the wrong sign gives an "
+                             "empty tensor; PyTorch raises"),
+    ("arange", "0, 3, -2"): ("h3-book (creation.py)", "a step of the wrong sign gives an "
+                             "empty tensor; PyTorch raises"),
+    ("arange", "1549556900, 1549556828, 1989724"): (
+        "h3-book (creation.py)", "a step of the wrong sign gives an empty tensor; PyTorch "
+        "raises"),
+    ("arange", "0, inf, 2"): ("h3-book (creation.py)", "an infinite bound raises Python's "
+                              "OverflowError, not a cnnlab ValueError"),
+    ("arange", "-inf, 1, 2"): ("h3-book (creation.py)", "an infinite bound raises Python's "
+                               "OverflowError, not a cnnlab ValueError"),
+    ("linspace", "T[2]:int64, T[2]:int64, 1"): (
+        "h3-book (creation.py)", "1-D start/end tensors are accepted; PyTorch wants 0-d"),
+}
+
+
 def beyond_pytorch(name, sample):
     """Why cnnlab accepts this error input on purpose, or None."""
     if name in NUMBER_OPERANDS and not isinstance(sample.input, torch.Tensor):
         return _NUMBERS
+    stride = sample.kwargs.get("stride", 1)
+    if name.startswith("nn.functional.conv") and sample.kwargs.get("padding") == "same" \
+            and stride not in (1, (1,), (1, 1), (1, 1, 1)):
+        return _SAME_STRIDED
     return BEYOND_PYTORCH.get((name, sample_key(sample)))
 
 
@@ -248,7 +296,7 @@ def test_opinfo_samples_match_torch(name, dtype):
     compared, known, failures = 0, 0, []
     for key, sample in samples(name, dtype):
         if (name, dtype, key) in KNOWN_DIVERGENCES:
-            known += 1   # run by test_known_divergence_still_differs
+            known += 1   # run by test_known_divergence
             continue
         try:
             compare(name, dtype, sample)
@@ -261,26 +309,23 @@ def test_opinfo_samples_match_torch(name, dtype):
     assert compared or known or not samples(name, dtype), "no sample could be translated"
 
 
-KNOWN_CASES = sorted(KNOWN_DIVERGENCES)
+def _strict_xfail(owner_reason):
+    return pytest.mark.xfail(strict=True, reason=f"{owner_reason[0]}: {owner_reason[1]}")
 
 
-@pytest.mark.parametrize("name,dtype,key", KNOWN_CASES,
-                         ids=[f"{n}-{d}-{k}" for n, d, k in KNOWN_CASES])
-def test_known_divergence_still_differs(name, dtype, key):
-    owner, reason = KNOWN_DIVERGENCES[(name, dtype, key)]
-    matching = [sample for sample_key_, sample in samples(name, dtype) if sample_key_ == key]
-    assert matching, f"sample {key!r} is no longer generated: remove the entry"
-    for sample in matching:
-        try:
+KNOWN_CASES = [pytest.param(*case, marks=_strict_xfail(KNOWN_DIVERGENCES[case]),
+                            id="-".join(case))
+               for case in sorted(KNOWN_DIVERGENCES)]
+
+
+@pytest.mark.parametrize("name,dtype,key", KNOWN_CASES)
+def test_known_divergence(name, dtype, key):
+    """Fails while the divergence lasts (xfail); passes, and so turns red, once fixed."""
+    for sample_key_, sample in samples(name, dtype):
+        if sample_key_ == key:
             compare(name, dtype, sample)
-        except Exception as error:
-            pytest.xfail(f"{owner}: {reason} ({type(error).__name__})")
-    # every matching sample agrees now: the strict marker below is not reached
-    pytest.fail(f"fixed? {name} {dtype} {key} now matches PyTorch: remove it from "
-                f"KNOWN_DIVERGENCES ({owner}: {reason})")
 
 
-@functools.lru_cache(maxsize=None)
 def _translatable_errors(name):
     """The op's error inputs that cnnlab values can express (no device, no out=, ...)."""
     if OPINFOS[name].error_inputs_func is None:
@@ -304,6 +349,8 @@ def test_opinfo_error_inputs_raise(name):
     failures = []
     for error_input, (_, x, args, kwargs) in _translatable_errors(name):
         key = sample_key(error_input.sample_input)
+        if (name, key) in KNOWN_ERROR_DIVERGENCES:
+            continue   # run by test_known_error_divergence
         if beyond_pytorch(name, error_input.sample_input):
             OPS[name](x, *args, **kwargs)   # accepted on purpose: must give a result
             continue
@@ -318,3 +365,26 @@ def test_opinfo_error_inputs_raise(name):
         failures.append(f"{key}: no error; PyTorch raises {error_input.error_type.__name__}"
                         f" {error_input.error_regex!r}")
     assert not failures, "\n".join(failures)
+
+
+KNOWN_ERROR_CASES = [pytest.param(*case, marks=_strict_xfail(KNOWN_ERROR_DIVERGENCES[case]),
+                                  id="-".join(case))
+                     for case in sorted(KNOWN_ERROR_DIVERGENCES)]
+
+
+@pytest.mark.parametrize("name,key", KNOWN_ERROR_CASES)
+def test_known_error_divergence(name, key):
+    """Fails while cnnlab accepts the input (xfail); passes, so turns red, once it raises."""
+    for error_input, (_, x, args, kwargs) in _translatable_errors(name):
+        if sample_key(error_input.sample_input) == key:
+            with pytest.raises((ValueError, TypeError, RuntimeError, IndexError)):
+                OPS[name](x, *args, **kwargs)
+
+
+def test_known_divergences_are_still_generated():
+    """Every KNOWN entry names a sample PyTorch still generates (else it tests nothing)."""
+    for name, dtype, key in KNOWN_DIVERGENCES:
+        assert key in [k for k, _ in samples(name, dtype)], (name, dtype, key)
+    for name, key in KNOWN_ERROR_DIVERGENCES:
+        keys = [sample_key(e.sample_input) for e, _ in _translatable_errors(name)]
+        assert key in keys, (name, key)
