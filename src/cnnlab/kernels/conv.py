@@ -238,7 +238,7 @@ def conv_backward(grad_out, cache: ConvCache, need_input=True, need_weight=True,
 
     Parameters
     ----------
-    grad_out : np.ndarray, shape (N, O, OH, OW)
+    grad_out : np.ndarray, shape (N, O, *out_shape)
     cache : ConvCache
         From :func:`conv_forward`.
     need_input, need_weight, need_bias : bool
@@ -246,8 +246,8 @@ def conv_backward(grad_out, cache: ConvCache, need_input=True, need_weight=True,
 
     Returns
     -------
-    grad_x : np.ndarray (N, C, H, W) or None
-    grad_w : np.ndarray (O, C / groups, kh, kw) or None
+    grad_x : np.ndarray (N, C, *spatial) or None
+    grad_w : np.ndarray (O, C / groups, *kernel_size) or None
     grad_b : np.ndarray (O,) or None
 
     Notes
@@ -318,29 +318,30 @@ class ConvTransposeCache(NamedTuple):
     """What :func:`conv_transpose_backward` needs."""
 
     geometry: ConvGeometry   # of the convolution whose input gradient this is
-    x: np.ndarray            # (N, Cin, H, W)
-    weight: np.ndarray       # (Cin, Cout / G, kh, kw)
+    x: np.ndarray            # (N, Cin, *spatial)
+    weight: np.ndarray       # (Cin, Cout / G, *kernel_size)
 
 
 @quiet
 def conv_transpose_forward(x, weight, bias, stride, padding, output_padding, groups, dilation):
-    """2-D transposed convolution: the input gradient of :func:`conv_forward`.
+    """Transposed convolution (any number of spatial axes): the input gradient of
+    :func:`conv_forward`.
 
     Parameters
     ----------
-    x : np.ndarray, shape (N, Cin, H, W)
-    weight : np.ndarray, shape (Cin, Cout / groups, kh, kw)
+    x : np.ndarray, shape (N, Cin, *spatial)
+    weight : np.ndarray, shape (Cin, Cout / groups, *kernel_size)
         PyTorch's layout, which is also the OIHW weight of the adjoint convolution
         (from ``Cout`` channels to ``Cin``).
     bias : np.ndarray of shape (Cout,), or None
-    stride, dilation, output_padding : (int, int)
-    padding : ((top, bottom), (left, right))
-        Rows/columns cropped from the full output.
+    stride, dilation, output_padding : tuple of int, one per spatial axis
+    padding : tuple of (lo, hi)
+        Elements cropped from each end of the full output, per axis.
 
     Returns
     -------
-    out : np.ndarray, shape (N, Cout, OH, OW)
-        ``OH = (H - 1) * sh - top - bottom + dh * (kh - 1) + output_padding_h + 1``.
+    out : np.ndarray, shape (N, Cout, *out_size)
+        Per axis ``out = (in - 1) * s - lo - hi + d * (k - 1) + output_padding + 1``.
     cache : ConvTransposeCache
 
     Notes
@@ -385,12 +386,12 @@ def conv_transpose_backward(grad_out, cache: ConvTransposeCache, need_input=True
     The forward is ``x -> A^T x`` for the convolution ``A``, so ``dx = A dy``: a
     convolution forward of ``grad_out``; and ``dW`` is the weight gradient of that
     same convolution with ``x`` in the role of its output gradient (the correlation
-    of ``grad_out`` with ``x``). One call of each conv2d kernel, sharing the columns.
+    of ``grad_out`` with ``x``). One call of each convolution kernel, sharing the columns.
 
     Returns
     -------
-    grad_x (N, Cin, H, W), grad_w (Cin, Cout / groups, kh, kw), grad_b (Cout,); None
-    where not needed.
+    grad_x (N, Cin, *spatial), grad_w (Cin, Cout / groups, *kernel_size), grad_b (Cout,);
+    None where not needed.
     """
     geometry, x, weight = cache
     dy = np.asarray(grad_out).astype(x.dtype, copy=False)

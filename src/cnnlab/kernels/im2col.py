@@ -250,7 +250,7 @@ def unfold_forward(x, kernel_size, dilation, padding, stride) -> np.ndarray:
 
     Parameters
     ----------
-    x : np.ndarray, shape (N, C, H, W)
+    x : np.ndarray, shape (N, C, H, W) (PyTorch's unfold is 2-D; the code is not)
     kernel_size, dilation, stride : (int, int)
     padding : ((top, bottom), (left, right)), zeros
 
