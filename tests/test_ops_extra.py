@@ -413,3 +413,66 @@ def test_load_state_dict_refuses_lists_and_non_mappings_like_torch():
         layer.load_state_dict(state)
     with pytest.raises(TypeError, match="Expected state_dict to be dict-like, got <class 'list'>"):
         layer.load_state_dict([1])
+
+
+# ------------------------------------- fixes found by PyTorch's OpInfo samples
+
+
+def _rng_array(shape, seed):
+    return np.random.default_rng(seed).standard_normal(shape)
+
+
+OPINFO_FIXES = {
+    "clamp_tensor_bounds": lambda m, x, y, z: m.clamp(x, y, z),
+    "clamp_min_above_max": lambda m, x, y, z: m.clamp(x, z + 1, z),
+    "clamp_max_only_tensor": lambda m, x, y, z: m.clamp(x, None, y),
+    "remainder": lambda m, x, y, z: x % (y + 3),
+    "masked_fill_tensor_value": lambda m, x, y, z: x.masked_fill(y > 0, z.sum()),
+    "dot": lambda m, x, y, z: m.matmul(x[0], y[0]),
+    "var_unbiased_positional": lambda m, x, y, z: m.var(x, False),
+    "cumsum_0d": lambda m, x, y, z: m.cumsum(x.sum(), 0),
+    "max_0d_dim": lambda m, x, y, z: m.max(x.sum(), 0).values,
+    "cat_legacy_empty": lambda m, x, y, z: m.cat([m.zeros(0, dtype=m.float64), x], 1),
+}
+
+
+@pytest.mark.parametrize("case", OPINFO_FIXES)
+def test_opinfo_fixes_match_torch(case):
+    function = OPINFO_FIXES[case]
+    arrays = [_rng_array((3, 4), seed) for seed in range(3)]
+    ours = [cnnlab.tensor(a, requires_grad=True) for a in arrays]
+    theirs = [torch.tensor(a, requires_grad=True) for a in arrays]
+    out, expected = function(cnnlab, *ours), function(torch, *theirs)
+    assert_same(out, expected)
+    weights = _rng_array(tuple(expected.shape), 9)
+    (out * cnnlab.tensor(weights)).sum().backward()
+    (expected * torch.tensor(weights)).sum().backward()
+    for a, b in zip(ours, theirs):
+        if b.grad is None:
+            assert a.grad is None or not np.any(a.grad.numpy())
+        else:
+            assert_same(a.grad, b.grad)
+
+
+@pytest.mark.parametrize("expression", [
+    "m.pow(m.tensor([2, -2, 3, 0, 1, -1, -1]), m.tensor([-1, -2, -3, -1, -5, -2, -3]))",
+    "m.tensor([[True, False], [True, True]]).all(1, keepdim=True)",
+    "m.tensor([[0, 1], [0, 0]]).any((0, 1))",
+    "m.tensor([True, False]).sign()", "m.square(m.tensor([True, False]))",
+    "m.tensor([True, False]).prod(0, dtype=m.bool)",
+    "m.tensor([1, 2, 3]).masked_fill(m.tensor([True, False, True]), 10.7)",
+    "m.cumsum(m.tensor([1, 2, 3], dtype=m.int32), 0)",
+    "m.norm(m.tensor([[3., 0.], [4., 1.]]), 0)", "m.norm(m.tensor([3., -4.]), float('inf'))",
+    "m.norm(m.tensor([3., -4.]), -1)", "m.norm(m.tensor([[3., 0.], [4., 1.]]), 'fro')",
+    "m.tensor([1., 2.]).where(m.tensor([True, False]), m.tensor([5., 6.]))",
+])
+def test_opinfo_value_fixes_match_torch(expression):
+    assert_same(eval(expression, {"m": cnnlab}), eval(expression, {"m": torch}))
+
+
+def test_repeated_dims_are_refused_like_torch():
+    with pytest.raises(RuntimeError, match="appears multiple times"):
+        torch.amax(torch.ones(2, 2), (0, 0))
+    with pytest.raises(ValueError, match=r"amax: dim 0 appears multiple times in the list "
+                                         r"of dims \[0, -2\]"):
+        cnnlab.amax(cnnlab.ones(2, 2), (0, -2))
