@@ -818,6 +818,11 @@ def log_softmax(a, dim=-1, dtype=None) -> Tensor:
 def _size_args(size, function):
     if len(size) == 1 and isinstance(size[0], (tuple, list)):
         size = tuple(size[0])
+    for s in size:  # plain ints, the common case, skip the slower abstract-class checks
+        if type(s) is not int:
+            break
+    else:
+        return tuple(size)
     for s in size:
         if isinstance(s, bool) or not isinstance(s, numbers.Integral):
             raise TypeError(f"{function}: sizes must be ints, got {tuple(size)!r}")
