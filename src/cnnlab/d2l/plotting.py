@@ -145,8 +145,10 @@ class ProgressBoard:
         axes.cla()
         lines = []
         for (label, points), ls, color in zip(self.data.items(), self.ls, self.colors):
+            # a curve of one point (one epoch's validation) needs a marker to be seen
             lines.append(axes.plot([p.x for p in points], [p.y for p in points],
-                                   linestyle=ls, color=color)[0])
+                                   linestyle=ls, color=color,
+                                   marker="o" if len(points) == 1 else None)[0])
         if self.xlim:
             axes.set_xlim(self.xlim)
         if self.ylim:
