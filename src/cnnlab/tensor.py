@@ -6,10 +6,10 @@ Differentiable operations live in :mod:`cnnlab.ops` (elementwise, reductions,
 shapes) and :mod:`cnnlab.functional` (convolution, pooling); the methods here
 delegate to them, so ``x.sum()`` and ``cnnlab.sum(x)`` are one code path.
 
-In-place operations (``x[2:4] = 0``, ``x += y``, ``fill_``) write into the array when
-nothing is being recorded, so views see the change, as in PyTorch. When they must be
-recorded (``x`` or the value requires a gradient) they rebind ``x`` to a new array
-and a new graph node instead: arrays saved for a backward pass are never modified.
+In-place operations (``x[2:4] = 0``, ``x += y``, ``fill_``) come from the mixin in
+:mod:`cnnlab.tensor_inplace`: they write into the array when nothing is being recorded,
+so views see the change, as in PyTorch, and otherwise rebind ``x`` to a new array and
+a new graph node: arrays saved for a backward pass are never modified.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import weakref
 import numpy as np
 
 from . import _format, autograd, dtypes
+from .tensor_inplace import InPlaceOps, convert_index as _convert_index
 from . import device as _devices
 
 
@@ -42,24 +43,13 @@ class Size(tuple):
         return int(np.prod(self, dtype=np.int64))
 
 
-def _convert_index(index):
-    """Replace Tensors inside an index expression by their arrays."""
-    if isinstance(index, tuple):
-        return tuple(_convert_index(i) for i in index)
-    if isinstance(index, Tensor):
-        return index.array
-    if isinstance(index, list):
-        return np.asarray(index)
-    return index
-
-
 def _is_basic_index(index) -> bool:
     parts = index if isinstance(index, tuple) else (index,)
     return all(p is None or p is Ellipsis or isinstance(p, (slice, numbers.Integral))
                and not isinstance(p, (bool, np.bool_)) for p in parts)
 
 
-class Tensor:
+class Tensor(InPlaceOps):
     """An n-dimensional array that can record operations for differentiation.
 
     Create tensors with :func:`cnnlab.tensor`, :func:`cnnlab.zeros`, ... ;
@@ -417,155 +407,6 @@ class Tensor:
         if self.array.ndim == 0:
             raise TypeError("iteration over a 0-d tensor")
         return (self[i] for i in range(self.array.shape[0]))
-
-    def __setitem__(self, index, value):
-        index = _convert_index(index)
-        value_tensor = value if isinstance(value, Tensor) else None
-        if autograd.needs_grad(self, value_tensor):
-            self._check_inplace("__setitem__")
-            source = value_tensor if value_tensor is not None else Tensor._wrap(np.asarray(value))
-            self._record_setitem(index, source)
-            return
-        values = value.array if isinstance(value, Tensor) else value
-        self._check_cast(np.asarray(values).dtype, "__setitem__")
-        self.array[index] = values
-
-    def _record_setitem(self, index, source: "Tensor") -> None:
-        """``self[index] = source`` as a recorded operation (copy, then rebind)."""
-        before = self._snapshot()
-        updated = self.array.copy()
-        updated[index] = source.array
-        source_shape = source.shape
-
-        def backward(grad):
-            # d/d(before): the gradient outside the overwritten region;
-            # d/d(source): the gradient of the region (unbroadcast by the engine).
-            grad_before = grad.copy()
-            grad_before[index] = 0
-            region = grad[index]
-            if region.ndim < len(source_shape):
-                region = region.reshape((1,) * (len(source_shape) - region.ndim) + region.shape)
-            return grad_before, region
-
-        self.array = updated
-        self.requires_grad = True
-        self._set_node(autograd.Node("CopySlices", (before, source), backward))
-
-    def _snapshot(self) -> "Tensor":
-        """A tensor standing for ``self`` before an in-place change is recorded."""
-        before = Tensor._wrap(self.array)
-        before.requires_grad = self.requires_grad
-        before._node = self._node
-        return before
-
-    def _set_node(self, node) -> None:
-        """Rebind to ``node`` after an in-place change. Nodes recorded earlier keep their
-        edges to the old node, and hooks registered earlier stay on it (they see the old
-        value's gradient); ``retain_grad`` follows the tensor to its new value."""
-        if self._retains_grad and node is not None:
-            if self._node is not None:
-                self._node.retained = None
-            node.retained = weakref.ref(self)
-        self._node = node
-
-    def _check_inplace(self, operation: str) -> None:
-        if self.requires_grad and self._node is None and autograd.is_grad_enabled():
-            raise RuntimeError(
-                f"{operation}: a leaf tensor that requires grad is being used in an in-place "
-                "operation; wrap the update in `with cnnlab.no_grad():` or apply it to "
-                "`.data`")
-
-    def _check_cast(self, source_dtype, operation: str) -> None:
-        if not np.can_cast(source_dtype, self.array.dtype, casting="same_kind"):
-            raise TypeError(f"{operation}: result type {dtypes.from_numpy_dtype(source_dtype)!r} "
-                            f"can't be cast to the tensor's dtype {self.dtype!r} in place")
-
-    def _become(self, result: "Tensor") -> "Tensor":
-        """Take over ``result``'s array and graph node (recorded in-place ops)."""
-        self.array = result.array
-        self.requires_grad = result.requires_grad
-        self._set_node(result._node)
-        return self
-
-    def _inplace(self, name: str, function, other) -> "Tensor":
-        """Apply ``function(self, other)`` in place (``x += y`` and friends)."""
-        if autograd.needs_grad(self, other):
-            self._check_inplace(name)
-            return self._become(function(self._snapshot(), other))
-        with autograd.no_grad():
-            result = function(self, other)
-        self._check_cast(result.array.dtype, name)
-        np.copyto(self.array, result.array, casting="same_kind")
-        return self
-
-    def fill_(self, value) -> "Tensor":
-        self._check_inplace("fill_")
-        if isinstance(value, Tensor):
-            value = value.item()
-        if autograd.needs_grad(self):
-            self._record_setitem(Ellipsis, Tensor._wrap(np.asarray(value, self.array.dtype)))
-        else:
-            self.array[...] = value
-        return self
-
-    def zero_(self) -> "Tensor":
-        return self.fill_(0)
-
-    def copy_(self, source) -> "Tensor":
-        source = source if isinstance(source, Tensor) else Tensor._wrap(np.asarray(source))
-        self[...] = source
-        return self
-
-    def add_(self, other, alpha=1):
-        from .ops import add
-
-        return self._inplace("add_", lambda a, b: add(a, b, alpha=alpha), other)
-
-    def sub_(self, other, alpha=1):
-        from .ops import sub
-
-        return self._inplace("sub_", lambda a, b: sub(a, b, alpha=alpha), other)
-
-    def mul_(self, other):
-        from .ops import mul
-
-        return self._inplace("mul_", mul, other)
-
-    def div_(self, other):
-        from .ops import div
-
-        return self._inplace("div_", div, other)
-
-    def clamp_(self, min=None, max=None):
-        from .ops import clamp
-
-        return self._inplace("clamp_", lambda a, _: clamp(a, min, max), None)
-
-    def __iadd__(self, other):
-        return self.add_(other)
-
-    def __isub__(self, other):
-        return self.sub_(other)
-
-    def __imul__(self, other):
-        return self.mul_(other)
-
-    def __itruediv__(self, other):
-        return self.div_(other)
-
-    def uniform_(self, a=0.0, b=1.0):
-        from .creation import _rng
-
-        with autograd.no_grad():
-            self.array[...] = _rng().uniform(a, b, self.array.shape)
-        return self
-
-    def normal_(self, mean=0.0, std=1.0):
-        from .creation import _rng
-
-        with autograd.no_grad():
-            self.array[...] = _rng().normal(mean, std, self.array.shape)
-        return self
 
     __hash__ = object.__hash__
 
