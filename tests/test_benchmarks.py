@@ -235,20 +235,35 @@ def test_book_twins_agree_and_have_the_books_size(kind, image):
 
 def test_network_check_lets_only_exact_zero_gradients_differ_by_rounding():
     big = torch.tensor([1.0, -2.0])
-    zero_torch, zero_cnnlab = torch.tensor([3e-7, -1e-7]), torch.tensor([-2e-7, 5e-8])
+    zero_torch, zero_cnnlab = torch.tensor([3e-3, -1e-3]), torch.tensor([-2e-7, 5e-8])
     loss = torch.tensor(0.5)
-    assert cases_book.network_check([loss, big, zero_cnnlab], [loss, big, zero_torch], 2)[0]
-    # a "zero" gradient that is not small in cnnlab, a real one that differs, a wrong loss
-    assert not cases_book.network_check([loss, big, big], [loss, big, zero_torch], 2)[0]
-    # gradients are compared in norm, within GRADIENT_RTOL
-    ok, error = cases_book.network_check([loss, big * 1.01, zero_cnnlab],
-                                         [loss, big, zero_torch], 2)
+    check = cases_book.network_check
+    assert check([loss, big, zero_cnnlab], [loss, big, zero_torch], 2, {1})[0]
+    # a "zero" gradient that is not small in cnnlab, or compared as a real one
+    assert not check([loss, big, big], [loss, big, zero_torch], 2, {1})[0]
+    assert not check([loss, big, zero_cnnlab], [loss, big, zero_torch], 2)[0]
+    # real gradients are compared in norm, within GRADIENT_RTOL; the loss tightly
+    ok, error = check([loss, big * 1.01, zero_cnnlab], [loss, big, zero_torch], 2, {1})
     assert ok and error == pytest.approx(0.01)
-    assert not cases_book.network_check([loss, big * 1.1, zero_cnnlab],
-                                        [loss, big, zero_torch], 2)[0]
-    assert not cases_book.network_check([loss * 2, big, zero_cnnlab],
-                                        [loss, big, zero_torch], 2)[0]
-    assert cases_book.network_check([loss], [loss, big], 1) == (False, None)
+    assert not check([loss, big * 1.1, zero_cnnlab], [loss, big, zero_torch], 2, {1})[0]
+    assert not check([loss * 1.01, big, zero_cnnlab], [loss, big, zero_torch], 2, {1})[0]
+    assert check([loss], [loss, big], 1) == (False, None)
+
+
+@pytest.mark.parametrize("kind", ["resnet18", "densenet"])
+def test_exact_zero_gradients_are_zero_in_float64_and_only_those(kind):
+    torch.manual_seed(0)
+    model = book_models.BUILDERS[kind](book_models.torch_library()).double()
+    x, y = book_models.random_batch(4, 48)
+    torch.nn.functional.cross_entropy(model(torch.from_numpy(x).double()),
+                                      torch.from_numpy(y)).backward()
+    grads = {name: p.grad.abs().max().item() for name, p in model.named_parameters()}
+    largest = max(grads.values())
+    zero = book_models.exact_zero_gradients(kind, model)
+    assert zero <= grads.keys() and len(zero) == {"resnet18": 17, "densenet": 21}[kind]
+    # zero but for rounding (DenseNet's stem BN weight: but for the next norms' eps)
+    assert all(grads[name] <= 1e-5 * largest for name in zero)
+    assert all(grads[name] > 1e-4 * largest for name in grads.keys() - zero)
 
 
 def test_select_cases_by_suite_group_and_name():
