@@ -43,9 +43,9 @@ def _lenet_batch(settings):
 def _network_step(kind, image_of, batch_of, steps):
     """A Pair of ``steps`` training steps of the book's ``kind`` network per call.
 
-    Each call returns the loss, every parameter's gradient and every buffer (batch
-    norm's running statistics) after its last step: from the same weights, on the
-    first call (the check), they must agree.
+    Each call returns the loss, every buffer (batch norm's running statistics) and
+    every parameter's gradient after its last step: from the same weights, on the
+    first call (the check), they must agree (see :func:`network_check`).
     """
     def build(settings):
         cnnlab_model, torch_model = twins(kind)
