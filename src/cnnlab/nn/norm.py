@@ -43,6 +43,28 @@ def _float_dtype(dtype):
     return as_dtype(dtype).numpy if dtype is not None else np.dtype(np.float32)
 
 
+def _register_affine(module, enabled, shape, dtype, bias) -> None:
+    """The learnable ``weight`` and ``bias`` of ``shape`` (set by :func:`_reset_affine`),
+    or ``None`` for both when ``enabled`` is false; ``bias=False`` drops only the bias."""
+    if not enabled:
+        module.register_parameter("weight", None)
+        module.register_parameter("bias", None)
+        return
+    module.weight = Parameter(np.empty(shape, dtype=dtype))
+    if bias:
+        module.bias = Parameter(np.empty(shape, dtype=dtype))
+    else:
+        module.register_parameter("bias", None)
+
+
+def _reset_affine(module) -> None:
+    """``weight`` to ones and ``bias`` to zeros, where they exist."""
+    if module.weight is not None:
+        init.ones_(module.weight)
+    if module.bias is not None:
+        init.zeros_(module.bias)
+
+
 class _NormBase(Module):
     """Parameters, running statistics and their reset, shared by the batch norms.
 
@@ -68,15 +90,7 @@ class _NormBase(Module):
         self.affine = _flag(affine, "affine", layer)
         self.track_running_stats = _flag(track_running_stats, "track_running_stats", layer)
         target = _float_dtype(dtype)
-        if self.affine:
-            self.weight = Parameter(np.empty(self.num_features, dtype=target))
-            if bias:
-                self.bias = Parameter(np.empty(self.num_features, dtype=target))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _register_affine(self, self.affine, (self.num_features,), target, bias)
         if self.track_running_stats:
             self.register_buffer("running_mean",
                                  Tensor._wrap(np.zeros(self.num_features, dtype=target)))
@@ -99,10 +113,7 @@ class _NormBase(Module):
 
     def reset_parameters(self) -> None:
         self.reset_running_stats()
-        if self.affine:
-            init.ones_(self.weight)
-            if self.bias is not None:
-                init.zeros_(self.bias)
+        _reset_affine(self)
 
     def extra_repr(self) -> str:
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
@@ -265,23 +276,12 @@ class LayerNorm(Module):
                                       for n in normalized_shape)
         self.eps = _eps(eps, layer)
         self.elementwise_affine = _flag(elementwise_affine, "elementwise_affine", layer)
-        target = _float_dtype(dtype)
-        if self.elementwise_affine:
-            self.weight = Parameter(np.empty(self.normalized_shape, dtype=target))
-            if bias:
-                self.bias = Parameter(np.empty(self.normalized_shape, dtype=target))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _register_affine(self, self.elementwise_affine, self.normalized_shape,
+                         _float_dtype(dtype), bias)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        if self.elementwise_affine:
-            init.ones_(self.weight)
-            if self.bias is not None:
-                init.zeros_(self.bias)
+        _reset_affine(self)
 
     def forward(self, input):
         return F.layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
@@ -321,23 +321,11 @@ class GroupNorm(Module):
                              f"num_groups ({num_groups})")
         self.eps = _eps(eps, layer)
         self.affine = _flag(affine, "affine", layer)
-        target = _float_dtype(dtype)
-        if self.affine:
-            self.weight = Parameter(np.empty(self.num_channels, dtype=target))
-            if bias:
-                self.bias = Parameter(np.empty(self.num_channels, dtype=target))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _register_affine(self, self.affine, (self.num_channels,), _float_dtype(dtype), bias)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        if self.affine:
-            init.ones_(self.weight)
-            if self.bias is not None:
-                init.zeros_(self.bias)
+        _reset_affine(self)
 
     def forward(self, input):
         return F.group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
