@@ -43,6 +43,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .serialization import decode_tree
 from .tensor import Tensor
 
 FORMAT = "cnnlab-checkpoint"
@@ -331,14 +332,14 @@ def _read_parts(metadata, arrays: dict, source: str) -> dict:
         name, node = entry
         if not isinstance(name, str):
             raise ValueError(f"model entry {entry!r} is not [name, array]")
-        model_state[name] = _decode(node, arrays, used, f"model_state[{name!r}]")
+        model_state[name] = decode_tree(node, arrays, used, f"model_state[{name!r}]")
         if not isinstance(model_state[name], np.ndarray):
             raise ValueError(f"model_state[{name!r}] is not an array reference")
     result = {
         "model_state": model_state,
-        "optimizer_state": _decode(metadata["optimizer"], arrays, used, "optimizer_state"),
+        "optimizer_state": decode_tree(metadata["optimizer"], arrays, used, "optimizer_state"),
         "epoch": metadata["epoch"],
-        "rng_state": _decode(metadata["rng_state"], arrays, used, "rng_state"),
+        "rng_state": decode_tree(metadata["rng_state"], arrays, used, "rng_state"),
         "extra": metadata["extra"],
         "version": version,
     }
@@ -348,25 +349,6 @@ def _read_parts(metadata, arrays: dict, source: str) -> dict:
     if unused:
         raise ValueError(f"unexpected entries {unused} that the metadata does not refer to")
     return result
-
-
-def _decode(node, arrays: dict, used: set, where: str):
-    if node is None or isinstance(node, (bool, int, float, str)):
-        return node
-    if isinstance(node, list):
-        return [_decode(item, arrays, used, f"{where}[{i}]") for i, item in enumerate(node)]
-    if isinstance(node, dict) and len(node) == 1:
-        (tag, content), = node.items()
-        if tag == "array" and isinstance(content, str) and content in arrays:
-            used.add(content)
-            return arrays[content]
-        if tag == "tuple" and isinstance(content, list):
-            return tuple(_decode(item, arrays, used, where) for item in content)
-        if tag == "dict" and isinstance(content, list) and all(
-                isinstance(pair, list) and len(pair) == 2
-                and (pair[0] is None or isinstance(pair[0], (bool, int, str))) for pair in content):
-            return {key: _decode(item, arrays, used, f"{where}[{key!r}]") for key, item in content}
-    raise ValueError(f"malformed metadata at {where}: {json.dumps(node)[:80]}")
 
 
 # ------------------------------------------------------------------ writing
