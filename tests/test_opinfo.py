@@ -163,19 +163,6 @@ KNOWN_DIVERGENCES = {
        for dtype in ("float32", "float64")},
 }
 
-# Integer arange/linspace with float arguments: PyTorch truncates start/end/step to
-# integers first, cnnlab computes in floating point and casts the result.
-KNOWN_DIVERGENCES.update({
-    (name, "int64", f"{args}, dtype=torch.int64, device='cpu'"):
-        ("h3-book (creation.py)", f"{name} with an integer dtype and float arguments: "
-         "PyTorch truncates the arguments to integers first")
-    for name, args in (("arange", "0.0, -8.000001, -4.0"), ("arange", "1.0, 5.000001, 2.0"),
-                       ("arange", "-0.9, 2.1, 2.0"), ("arange", "2.1, -2.9, -1.0"),
-                       ("arange", "0.1, -7.9, -4.0"), ("arange", "3.1"),
-                       ("arange", "0, end=3.1"), ("linspace", "4.3, -3, 50"),
-                       ("linspace", "4.3, 0, 50"), ("linspace", "4.3, 1, 50"),
-                       ("linspace", "4.3, 50, 50"))})
-
 # Error inputs that cnnlab deliberately accepts: (op, sample description) -> reason.
 # The test checks that cnnlab does return a result for them.
 _NUMBERS = ("cnnlab's ops take Python numbers as operands (cnnlab.ops docstring: "
@@ -197,21 +184,7 @@ _SAME_STRIDED = ("padding='same' with stride > 1 gives ceil(in / stride) outputs
 
 # Error inputs where cnnlab does not raise (or raises another kind of error) and
 # should: (op, error input description) -> (owner, reason). Strict xfails.
-KNOWN_ERROR_DIVERGENCES = {
-    ("arange", "0, -3, 2"): ("h3-book (creation.py)", "a step of the wrong sign gives an "
-                             "empty tensor; PyTorch raises"),
-    ("arange", "0, 3, -2"): ("h3-book (creation.py)", "a step of the wrong sign gives an "
-                             "empty tensor; PyTorch raises"),
-    ("arange", "1549556900, 1549556828, 1989724"): (
-        "h3-book (creation.py)", "a step of the wrong sign gives an empty tensor; PyTorch "
-        "raises"),
-    ("arange", "0, inf, 2"): ("h3-book (creation.py)", "an infinite bound raises Python's "
-                              "OverflowError, not a cnnlab ValueError"),
-    ("arange", "-inf, 1, 2"): ("h3-book (creation.py)", "an infinite bound raises Python's "
-                               "OverflowError, not a cnnlab ValueError"),
-    ("linspace", "T[2]:int64, T[2]:int64, 1"): (
-        "h3-book (creation.py)", "1-D start/end tensors are accepted; PyTorch wants 0-d"),
-}
+KNOWN_ERROR_DIVERGENCES = {}
 
 
 def beyond_pytorch(name, sample):
@@ -372,13 +345,15 @@ KNOWN_ERROR_CASES = [pytest.param(*case, marks=_strict_xfail(KNOWN_ERROR_DIVERGE
                      for case in sorted(KNOWN_ERROR_DIVERGENCES)]
 
 
-@pytest.mark.parametrize("name,key", KNOWN_ERROR_CASES)
-def test_known_error_divergence(name, key):
-    """Fails while cnnlab accepts the input (xfail); passes, so turns red, once it raises."""
-    for error_input, (_, x, args, kwargs) in _translatable_errors(name):
-        if sample_key(error_input.sample_input) == key:
-            with pytest.raises((ValueError, TypeError, RuntimeError, IndexError)):
-                OPS[name](x, *args, **kwargs)
+if KNOWN_ERROR_CASES:  # none left now; defined only when there are some (no empty skip)
+    @pytest.mark.parametrize("name,key", KNOWN_ERROR_CASES)
+    def test_known_error_divergence(name, key):
+        """Fails while cnnlab accepts the input (xfail); passes, so turns red, once it
+        raises."""
+        for error_input, (_, x, args, kwargs) in _translatable_errors(name):
+            if sample_key(error_input.sample_input) == key:
+                with pytest.raises((ValueError, TypeError, RuntimeError, IndexError)):
+                    OPS[name](x, *args, **kwargs)
 
 
 def test_known_divergences_are_still_generated():

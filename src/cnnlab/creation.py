@@ -8,6 +8,7 @@ numbers as PyTorch's generator.
 
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
@@ -247,25 +248,59 @@ def full_like(input, fill_value, dtype=None, device=None, requires_grad=False,  
     return _like("full_like", input, fill_value, dtype, device, requires_grad)
 
 
+def _range_bound(value, function, name):
+    """A Python number from a number or a one-element tensor (``arange(t.max())``)."""
+    if isinstance(value, Tensor):
+        if value.array.ndim != 0:
+            raise ValueError(f"{function}: {name} must be a number or a 0-d tensor, got a "
+                             f"tensor of shape {tuple(value.shape)}")
+        return value.item()
+    if isinstance(value, np.generic):
+        return value.item()
+    if not isinstance(value, numbers.Real):
+        raise TypeError(f"{function}: {name} must be a number, got {value!r}")
+    return value
+
+
 def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False) -> Tensor:
-    """Values from ``start`` to ``end`` (exclusive) by ``step``; int64 for int arguments."""
+    """Values from ``start`` to ``end`` (exclusive) by ``step``; int64 for int arguments.
+
+    With an integer ``dtype``, ``start``, ``end`` and ``step`` are truncated to integers
+    first, as in PyTorch (``arange(0.5, 4.7, 1.3, dtype=int64)`` is ``[0, 1, 2, 3]``).
+    A step whose sign cannot reach ``end``, and infinite bounds, are errors.
+    """
     if end is None:
         start, end = 0, start
-    if step == 0:
-        raise ValueError("arange: step must be nonzero")
-    arguments = [start, end, step]
+    start, end, step = (_range_bound(v, "arange", name)
+                        for v, name in ((start, "start"), (end, "end"), (step, "step")))
     if dtype is None:
-        is_int = all(isinstance(v, numbers.Integral) for v in arguments)
+        is_int = all(isinstance(v, numbers.Integral) for v in (start, end, step))
         target = np.dtype(np.int64) if is_int else np.dtype(np.float32)
     else:
         target = dtypes.as_dtype(dtype).numpy
+    if not all(math.isfinite(v) for v in (start, end, step)):
+        raise ValueError(f"arange: unsupported range: {start} -> {end} (step {step}); "
+                         f"start, end and step must be finite")
+    if target.kind in "biu":
+        start, end, step = math.trunc(start), math.trunc(end), math.trunc(step)
+    if step == 0:
+        raise ValueError("arange: step must be nonzero")
+    if (end - start) * step < 0:
+        raise ValueError(f"arange: upper bound and lower bound inconsistent with step sign: "
+                         f"start {start}, end {end}, step {step}")
     length = max(int(np.ceil((end - start) / step)), 0)
     values = start + step * np.arange(length, dtype=np.float64 if target.kind == "f" else np.int64)
     return _finish(Tensor._wrap(values.astype(target)), device, requires_grad, "arange")
 
 
 def linspace(start, end, steps, dtype=None, device=None, requires_grad=False) -> Tensor:
-    target = dtypes.as_dtype(dtype).numpy if dtype is not None else np.float32
+    """``steps`` evenly spaced values from ``start`` to ``end`` inclusive (float32 by
+    default); with an integer ``dtype`` the bounds are truncated first, as in PyTorch."""
+    start, end = (_range_bound(v, "linspace", name) for v, name in ((start, "start"),
+                                                                      (end, "end")))
+    target = dtypes.as_dtype(dtype).numpy if dtype is not None else np.dtype(np.float32)
+    if target.kind in "biu":
+        start, end = math.trunc(start), math.trunc(end)
     return _finish(Tensor._wrap(np.linspace(start, end, steps).astype(target)), device,
                    requires_grad, "linspace")
 
