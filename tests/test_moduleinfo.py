@@ -33,12 +33,7 @@ MODULES = ("AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "AvgPool2d", "BatchNorm1d",
            "LeakyReLU", "ReLU6", "Sigmoid", "SiLU", "Softmax", "LogSoftmax", "Tanh")
 
 # (module, dtype, training, input description) -> (owner, reason); strict xfails.
-KNOWN_DIVERGENCES = {
-    (name, dtype, training, "(5, 0.001, 0.3, False) {} -> zero_batch"):
-        ("h2-layers", "batch norm without running statistics on an empty batch: NumPy's "
-         "'cannot reshape array of size 0'; PyTorch returns the empty result")
-    for name in ("BatchNorm1d", "BatchNorm2d", "BatchNorm3d")
-    for dtype in ("float32", "float64") for training in (True, False)}
+KNOWN_DIVERGENCES = {}
 
 # Inputs where cnnlab deliberately differs (README, 'Beyond PyTorch'): (module, input
 # description) -> reason. The test checks cnnlab's result is finite there.
@@ -169,12 +164,14 @@ KNOWN_CASES = [pytest.param(*case, id="-".join(map(str, case)), marks=pytest.mar
     strict=True, reason=": ".join(KNOWN_DIVERGENCES[case]))) for case in sorted(KNOWN_DIVERGENCES)]
 
 
-@pytest.mark.parametrize("name,dtype,training,key", KNOWN_CASES)
-def test_known_module_divergence(name, dtype, training, key):
-    """Fails while the divergence lasts (xfail); passes, and so turns red, once fixed."""
-    for module_input in module_inputs(name, dtype, training):
-        if describe(module_input) == key:
-            compare_module(name, dtype, training, module_input)
+if KNOWN_CASES:  # none left now; defined only when there are some (no empty skip)
+    @pytest.mark.parametrize("name,dtype,training,key", KNOWN_CASES)
+    def test_known_module_divergence(name, dtype, training, key):
+        """Fails while the divergence lasts (xfail); passes, and so turns red, once
+        fixed."""
+        for module_input in module_inputs(name, dtype, training):
+            if describe(module_input) == key:
+                compare_module(name, dtype, training, module_input)
 
 
 def test_known_divergences_are_still_generated():

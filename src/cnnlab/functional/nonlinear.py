@@ -189,6 +189,9 @@ def relu6(input, inplace=False):
     """``min(max(x, 0), 6)``; gradient 1 strictly inside (0, 6), else 0 (as PyTorch)."""
     if inplace:
         return in_place(input, "relu6", relu6)
+    input = as_tensor(input, "relu6", "input")
+    if input.array.dtype.kind in "iu":  # integers are clamped too, as in PyTorch
+        return record("Hardtanh", np.clip(input.array, 0, 6), (input,), lambda g: (None,))
     return hardtanh(input, 0.0, 6.0)
 
 

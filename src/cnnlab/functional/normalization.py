@@ -216,6 +216,8 @@ def _channel_norm(function, name, input, running_mean, running_var, weight, bias
     running_var = _feature_tensor(running_var, shape, function, "running_var")
     weight = _feature_tensor(weight, shape, function, "weight")
     bias = _feature_tensor(bias, shape, function, "bias")
+    if x.size == 0:
+        return _empty_result(name, input, weight, bias)
     # (N, C, L): a view for contiguous input; the affine map and its sums are per channel.
     x3 = x.reshape(x.shape[0], channels, -1)
     count = int(np.prod([x3.shape[axis] for axis in stat_axes]))
@@ -251,6 +253,15 @@ def _channel_norm(function, name, input, running_mean, running_var, weight, bias
             return (g * inv_std).reshape(x.shape)
     out = _affine(x_hat, weight, bias, feature_shape).reshape(x.shape)
     return _record(name, out, input, weight, bias, grad_input, x_hat, x3.shape, (0, 2))
+
+
+def _empty_result(name, input, weight, bias):
+    """An empty batch gives an empty output, as in PyTorch (no statistics to take, the
+    running ones untouched); every gradient is zero."""
+    x = input.array
+    params = tuple(t for t in (weight, bias) if t is not None)
+    return record(name, x.copy(), (input,) + params,
+                  lambda g: (np.zeros_like(x),) + tuple(np.zeros_like(p.array) for p in params))
 
 
 @no_grad()
@@ -353,6 +364,8 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     weight = _feature_tensor(weight, (channels,), function, "weight")
     bias = _feature_tensor(bias, (channels,), function, "bias")
     batch = x.shape[0]
+    if x.size == 0:
+        return _empty_result("NativeGroupNorm", input, weight, bias)
     # Statistics on (N, G, C/G * L); the affine map per channel on (N, C, L).
     grouped = x.reshape(batch, int(num_groups), -1)
     count = grouped.shape[2]
