@@ -20,6 +20,7 @@ tensor was visited raises instead of vanishing.
 from __future__ import annotations
 
 import functools
+import itertools
 import threading
 
 import numpy as np
@@ -179,17 +180,21 @@ def _freed(grad_output):
 
 
 class RemovableHandle:
-    """What :meth:`Tensor.register_hook` returns: ``handle.remove()`` takes the hook off."""
+    """What ``Tensor.register_hook`` and ``Module.register_forward_hook`` return:
+    ``handle.remove()`` takes the hook off (also on leaving a ``with`` block).
 
-    __slots__ = ("_hooks", "_hook")
+    Hooks live in an ordered dict, keyed by the handle's ``id``, so they run in the
+    order they were registered and removing one leaves the others in place.
+    """
 
-    def __init__(self, hooks: list, hook):
-        self._hooks = hooks
-        self._hook = hook
+    _ids = itertools.count()
+
+    def __init__(self, hooks: dict):
+        self.hooks = hooks
+        self.id = next(RemovableHandle._ids)
 
     def remove(self) -> None:
-        if self._hook in self._hooks:
-            self._hooks.remove(self._hook)
+        self.hooks.pop(self.id, None)
 
     def __enter__(self):
         return self
@@ -253,7 +258,7 @@ def _run_hooks(hooks, grad: np.ndarray) -> np.ndarray:
     """Apply ``hooks`` in registration order; a hook may return a replacement."""
     from .tensor import Tensor
 
-    for hook in list(hooks):
+    for hook in list(hooks.values()):
         result = hook(Tensor._wrap(grad))
         if result is None:
             continue

@@ -57,7 +57,7 @@ class Tensor(InPlaceOps):
     """
 
     __array_priority__ = 1000  # ndarray (op) Tensor defers to Tensor's reflected op
-    _hooks = ()  # gradient hooks: a list on the instance once register_hook is called
+    _hooks = ()  # gradient hooks of a leaf: a dict on the instance once one is registered
 
     def __init__(self, data=None, dtype=None, requires_grad=False):
         from .creation import to_array
@@ -205,14 +205,15 @@ class Tensor(InPlaceOps):
             raise TypeError(f"register_hook: hook must be callable, got {type(hook).__name__}")
         if self._node is not None:  # an intermediate: the hook belongs to its node
             if not self._node.hooks:
-                self._node.hooks = []
+                self._node.hooks = {}
             hooks = self._node.hooks
         else:
             if not self._hooks:
-                self._hooks = []
+                self._hooks = {}
             hooks = self._hooks
-        hooks.append(hook)
-        return autograd.RemovableHandle(hooks, hook)
+        handle = autograd.RemovableHandle(hooks)
+        hooks[handle.id] = hook
+        return handle
 
     def backward(self, gradient=None, retain_graph=None, create_graph: bool = False,
                  inputs=None) -> None:

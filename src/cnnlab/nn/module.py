@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
+from ..autograd import RemovableHandle
 from ..creation import to_array
 from ..tensor import Tensor
 
@@ -30,26 +31,6 @@ def _check_member_name(function, kind, name, module) -> None:
     if name == "" or "." in name:
         raise KeyError(f"{function}: {kind} name must be non-empty and contain no '.', "
                        f"got {name!r}")
-
-
-class RemovableHandle:
-    """Returned by :meth:`Module.register_forward_hook`; ``remove()`` unregisters."""
-
-    _next_id = 0
-
-    def __init__(self, hooks):
-        self.hooks = hooks
-        self.id = RemovableHandle._next_id
-        RemovableHandle._next_id += 1
-
-    def remove(self) -> None:
-        self.hooks.pop(self.id, None)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc_info):
-        self.remove()
 
 
 class Module:
