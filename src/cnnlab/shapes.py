@@ -45,6 +45,22 @@ def _is_int(value) -> bool:
     return isinstance(value, (numbers.Integral, np.integer)) and not isinstance(value, (bool, np.bool_))
 
 
+def check_flag(value, name: str, owner: str) -> bool:
+    """``value`` as a bool; a TypeError naming ``owner`` and ``name`` unless it is one."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{owner}: {name} must be True or False, got {value!r}")
+    return bool(value)
+
+
+def positive_int(value, name: str, owner: str) -> int:
+    """``value`` as an int >= 1: a TypeError for a non-int, a ValueError below 1."""
+    if not _is_int(value):
+        raise TypeError(f"{owner}: {name} must be a positive int, got {value!r}")
+    if value < 1:
+        raise ValueError(f"{owner}: {name} must be a positive int, got {value!r}")
+    return int(value)
+
+
 def _sizes_phrase(ndim: int) -> str:
     """How an int-or-tuple argument of ``ndim`` axes is spelled in errors."""
     names = ", ".join(axis_names(ndim))

@@ -31,6 +31,15 @@ def spatial_input(x, function: str, name: str = "input", spatial: int = 2):
                      f"{spatial + 2}-D {batched}, got shape {tuple(tensor.array.shape)}")
 
 
+def float_input(input, function: str) -> Tensor:
+    """``input`` as a Tensor of a floating dtype; a TypeError naming ``function`` if not."""
+    input = as_tensor(input, function, "input")
+    if input.array.dtype.kind != "f":
+        raise TypeError(f"{function}: input must be a floating tensor, got {input.dtype!r}; "
+                        f"convert it with .float()")
+    return input
+
+
 def restore_batch(out: Tensor, batched: bool) -> Tensor:
     """Undo the batch axis that :func:`spatial_input` added to an unbatched input."""
     return out if batched else reshape(out, out.array.shape[1:])

@@ -12,10 +12,11 @@ import numpy as np
 from ..autograd import record
 from ..kernels import adaptive as kernels
 from ..kernels.window import check_fits
-from ..shapes import _is_int, axis_names, int_tuple, padding_pairs, pool_stride
+from ..shapes import (_is_int, axis_names, check_flag, int_tuple, padding_pairs,
+                      pool_stride)
 from ..tensor import Tensor
 from ._common import LAYOUTS, empty_result, restore_batch, spatial_input
-from .pool import check_flag, indices_tensor, pool_input
+from .pool import indices_tensor, pool_input
 
 __all__ = ["adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_avg_pool3d",
            "adaptive_max_pool1d", "adaptive_max_pool2d", "adaptive_max_pool3d",

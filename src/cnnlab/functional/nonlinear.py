@@ -16,6 +16,7 @@ import numpy as np
 from ..autograd import record
 from ..ops import as_tensor
 from ..tensor import Tensor
+from ._common import float_input
 
 __all__ = ["elu", "erf", "gelu", "hardsigmoid", "hardswish", "hardtanh", "leaky_relu",
            "logsigmoid", "mish", "prelu", "relu6", "silu", "softplus"]
@@ -32,14 +33,6 @@ def in_place(input, function: str, compute):
         raise TypeError(f"{function}: inplace=True needs a Tensor input, got "
                         f"{type(input).__name__}")
     return input._inplace(function + "_", lambda tensor, _: compute(tensor), None)
-
-
-def _float_input(input, function):
-    input = as_tensor(input, function, "input")
-    if input.array.dtype.kind != "f":
-        raise TypeError(f"{function}: input must be a floating tensor, got {input.dtype!r}; "
-                        f"convert it with .float()")
-    return input
 
 
 def _number(value, function, name):
@@ -106,7 +99,7 @@ def gelu(input, approximate="none"):
     input : Tensor of floats, any shape
     approximate : {'none', 'tanh'}
     """
-    input = _float_input(input, "gelu")
+    input = float_input(input, "gelu")
     x = input.array
     if approximate == "none":
         cdf = (0.5 * (1 + erf(x / math.sqrt(2)))).astype(x.dtype, copy=False)
@@ -134,7 +127,7 @@ def leaky_relu(input, negative_slope=0.01, inplace=False):
     if inplace:
         return in_place(input, "leaky_relu", lambda t: leaky_relu(t, negative_slope))
     slope = _number(negative_slope, "leaky_relu", "negative_slope")
-    input = _float_input(input, "leaky_relu")
+    input = float_input(input, "leaky_relu")
     x = input.array
     positive = x > 0
     out = np.where(positive, x, x * slope).astype(x.dtype, copy=False)
@@ -146,7 +139,7 @@ def silu(input, inplace=False):
     """``x * sigmoid(x)``; ``dy/dx = s (1 + x (1 - s))`` with ``s = sigmoid(x)``."""
     if inplace:
         return in_place(input, "silu", silu)
-    input = _float_input(input, "silu")
+    input = float_input(input, "silu")
     x = input.array
     with np.errstate(over="ignore"):   # exp(-x) = inf for very negative x gives s = 0
         s = 1 / (1 + np.exp(-x))
@@ -160,7 +153,7 @@ def elu(input, alpha=1.0, inplace=False):
     if inplace:
         return in_place(input, "elu", lambda t: elu(t, alpha))
     alpha = _number(alpha, "elu", "alpha")
-    input = _float_input(input, "elu")
+    input = float_input(input, "elu")
     x = input.array
     positive = x > 0
     negative_part = alpha * np.expm1(np.minimum(x, 0))
@@ -178,7 +171,7 @@ def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
     if low > high:
         raise ValueError(f"hardtanh: min_val ({min_val}) cannot be greater than max_val "
                          f"({max_val})")
-    input = _float_input(input, "hardtanh")
+    input = float_input(input, "hardtanh")
     x = input.array
     out = np.clip(x, low, high).astype(x.dtype, copy=False)
     inside = (x > low) & (x < high)
@@ -200,7 +193,7 @@ def softplus(input, beta=1.0, threshold=20.0):
     gradient ``sigmoid(beta x)`` (1 past the threshold)."""
     beta = _number(beta, "softplus", "beta")
     threshold = _number(threshold, "softplus", "threshold")
-    input = _float_input(input, "softplus")
+    input = float_input(input, "softplus")
     x = input.array
     scaled = beta * x
     linear = scaled > threshold
@@ -211,7 +204,7 @@ def softplus(input, beta=1.0, threshold=20.0):
 
 def logsigmoid(input):
     """``log(sigmoid(x)) = -log(1 + exp(-x))``; gradient ``1 - sigmoid(x)``."""
-    input = _float_input(input, "logsigmoid")
+    input = float_input(input, "logsigmoid")
     x = input.array
     out = (-np.logaddexp(0, -x)).astype(x.dtype, copy=False)
     return record("LogSigmoid", out, (input,),
@@ -223,7 +216,7 @@ def mish(input, inplace=False):
     ``dy/dx = t + x sigmoid(x) (1 - t^2)``."""
     if inplace:
         return in_place(input, "mish", mish)
-    input = _float_input(input, "mish")
+    input = float_input(input, "mish")
     x = input.array
     t = np.tanh(np.logaddexp(0, x))
     out = (x * t).astype(x.dtype, copy=False)
@@ -236,7 +229,7 @@ def hardswish(input, inplace=False):
     1 from 3 on (PyTorch's values at the corners)."""
     if inplace:
         return in_place(input, "hardswish", hardswish)
-    input = _float_input(input, "hardswish")
+    input = float_input(input, "hardswish")
     x = input.array
     out = (x * np.clip(x + 3, 0, 6) / 6).astype(x.dtype, copy=False)
     slope = np.where(x <= -3, 0, np.where(x < 3, x / 3 + 0.5, 1))
@@ -247,7 +240,7 @@ def hardsigmoid(input, inplace=False):
     """``relu6(x + 3) / 6``; gradient 1/6 strictly inside (-3, 3), else 0."""
     if inplace:
         return in_place(input, "hardsigmoid", hardsigmoid)
-    input = _float_input(input, "hardsigmoid")
+    input = float_input(input, "hardsigmoid")
     x = input.array
     out = (np.clip(x + 3, 0, 6) / 6).astype(x.dtype, copy=False)
     inside = (x > -3) & (x < 3)
@@ -261,7 +254,7 @@ def prelu(input, weight):
     Gradients: ``dx = g`` where ``x > 0``, else ``weight g``; ``d weight = sum(g x)`` over
     the negative entries of each channel.
     """
-    input = _float_input(input, "prelu")
+    input = float_input(input, "prelu")
     weight = as_tensor(weight, "prelu", "weight")
     x, w = input.array, weight.array
     if w.ndim != 1:

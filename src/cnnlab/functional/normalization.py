@@ -40,19 +40,12 @@ import numpy as np
 
 from ..autograd import no_grad, record
 from ..ops import as_tensor
+from ._common import float_input
 
 __all__ = ["batch_norm", "group_norm", "instance_norm", "layer_norm"]
 
 
 # ------------------------------------------------------------------ helpers
-
-
-def _float_input(input, function):
-    input = as_tensor(input, function, "input")
-    if input.array.dtype.kind != "f":
-        raise TypeError(f"{function}: input must be a floating tensor, got {input.dtype!r}; "
-                        f"convert it with .float()")
-    return input
 
 
 def _feature_tensor(value, shape, function, name):
@@ -222,7 +215,7 @@ def _channel_norm(function, name, input, running_mean, running_var, weight, bias
                   use_input_stats, momentum, eps, stat_axes):
     """Batch norm (statistics over ``stat_axes = (0, 2)`` of (N, C, L)) and instance norm
     (over ``(2,)``, per sample): per-channel affine map, optional running statistics."""
-    input = _float_input(input, function)
+    input = float_input(input, function)
     x = input.array
     if x.ndim < 2:
         raise ValueError(f"{function}: input must have at least 2 dimensions (N, C, ...), "
@@ -329,7 +322,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     Tensor of the input's shape.
     """
     function = "layer_norm"
-    input = _float_input(input, function)
+    input = float_input(input, function)
     x = input.array
     shape = _normalized_shape(normalized_shape, function)
     if x.shape[x.ndim - len(shape):] != shape or x.ndim < len(shape):
@@ -370,7 +363,7 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     Tensor of the input's shape.
     """
     function = "group_norm"
-    input = _float_input(input, function)
+    input = float_input(input, function)
     x = input.array
     if x.ndim < 2:
         raise ValueError(f"{function}: input must have at least 2 dimensions (N, C, ...), "

@@ -29,8 +29,8 @@ import numpy as np
 from ..autograd import record
 from ..kernels import pool as kernels
 from ..kernels.window import check_fits
-from ..shapes import (_is_int, check_windows_hold_input, int_tuple, padding_pairs, pool_stride,
-                      window_output_shape)
+from ..shapes import (_is_int, check_flag, check_windows_hold_input, int_tuple,
+                      padding_pairs, pool_stride, window_output_shape)
 from ..tensor import Tensor
 from ._common import LAYOUTS, restore_batch, spatial_input
 
@@ -38,12 +38,6 @@ __all__ = ["avg_pool1d", "avg_pool2d", "avg_pool3d", "lp_pool1d", "lp_pool2d", "
            "max_pool1d", "max_pool2d", "max_pool3d"]
 
 # ------------------------------------------------------------ argument checks
-
-
-def check_flag(value, name: str, function: str) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{function}: {name} must be True or False, got {value!r}")
-    return bool(value)
 
 
 def pool_input(input, function: str, spatial: int, name: str = "input"):

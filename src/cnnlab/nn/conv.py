@@ -7,32 +7,23 @@ dimension-specific layers only say how many spatial axes they convolve.
 
 from __future__ import annotations
 
-import numbers
 
 import numpy as np
 
 from .. import functional as F
 from ..dtypes import as_dtype
 from ..functional import PADDING_MODES
-from ..shapes import _is_int, axis_names, int_tuple, padding_pairs, transposed_output_size
+from ..shapes import (_is_int, axis_names, int_tuple, padding_pairs, positive_int,
+                      transposed_output_size)
 from . import init
 from .module import Module, Parameter
 
 
-def _positive_int(value, name, layer):
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Integral,
-                                                                     np.integer)):
-        raise TypeError(f"{layer}: {name} must be a positive int, got {value!r}")
-    if value < 1:
-        raise ValueError(f"{layer}: {name} must be a positive int, got {value!r}")
-    return int(value)
-
-
 def _channels(in_channels, out_channels, groups, layer):
     """``(in_channels, out_channels, groups)`` checked: positive ints, divisible by groups."""
-    in_channels = _positive_int(in_channels, "in_channels", layer)
-    out_channels = _positive_int(out_channels, "out_channels", layer)
-    groups = _positive_int(groups, "groups", layer)
+    in_channels = positive_int(in_channels, "in_channels", layer)
+    out_channels = positive_int(out_channels, "out_channels", layer)
+    groups = positive_int(groups, "groups", layer)
     if in_channels % groups or out_channels % groups:
         raise ValueError(f"{layer}: in_channels ({in_channels}) and out_channels "
                          f"({out_channels}) must both be divisible by groups ({groups})")

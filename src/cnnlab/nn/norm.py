@@ -13,24 +13,10 @@ import numpy as np
 from .. import functional as F
 from ..autograd import no_grad
 from ..dtypes import as_dtype
+from ..shapes import check_flag, positive_int
 from ..tensor import Tensor
 from . import init
 from .module import Module, Parameter
-
-
-def _positive_int(value, name, layer):
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Integral,
-                                                                     np.integer)):
-        raise TypeError(f"{layer}: {name} must be a positive int, got {value!r}")
-    if value < 1:
-        raise ValueError(f"{layer}: {name} must be a positive int, got {value!r}")
-    return int(value)
-
-
-def _flag(value, name, layer):
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{layer}: {name} must be True or False, got {value!r}")
-    return bool(value)
 
 
 def _eps(value, layer):
@@ -87,8 +73,9 @@ class _NormBase(Module):
         self.num_features = int(num_features)
         self.eps = _eps(eps, layer)
         self.momentum = momentum
-        self.affine = _flag(affine, "affine", layer)
-        self.track_running_stats = _flag(track_running_stats, "track_running_stats", layer)
+        self.affine = check_flag(affine, "affine", layer)
+        self.track_running_stats = check_flag(track_running_stats, "track_running_stats",
+                                              layer)
         target = _float_dtype(dtype)
         _register_affine(self, self.affine, (self.num_features,), target, bias)
         if self.track_running_stats:
@@ -272,10 +259,10 @@ class LayerNorm(Module):
         layer = "LayerNorm"
         if isinstance(normalized_shape, (numbers.Integral, np.integer)):
             normalized_shape = (normalized_shape,)
-        self.normalized_shape = tuple(_positive_int(n, "normalized_shape", layer)
+        self.normalized_shape = tuple(positive_int(n, "normalized_shape", layer)
                                       for n in normalized_shape)
         self.eps = _eps(eps, layer)
-        self.elementwise_affine = _flag(elementwise_affine, "elementwise_affine", layer)
+        self.elementwise_affine = check_flag(elementwise_affine, "elementwise_affine", layer)
         _register_affine(self, self.elementwise_affine, self.normalized_shape,
                          _float_dtype(dtype), bias)
         self.reset_parameters()
@@ -314,13 +301,13 @@ class GroupNorm(Module):
                  dtype=None, *, bias=True):
         super().__init__()
         layer = "GroupNorm"
-        self.num_groups = _positive_int(num_groups, "num_groups", layer)
-        self.num_channels = _positive_int(num_channels, "num_channels", layer)
+        self.num_groups = positive_int(num_groups, "num_groups", layer)
+        self.num_channels = positive_int(num_channels, "num_channels", layer)
         if self.num_channels % self.num_groups:
             raise ValueError(f"{layer}: num_channels ({num_channels}) must be divisible by "
                              f"num_groups ({num_groups})")
         self.eps = _eps(eps, layer)
-        self.affine = _flag(affine, "affine", layer)
+        self.affine = check_flag(affine, "affine", layer)
         _register_affine(self, self.affine, (self.num_channels,), _float_dtype(dtype), bias)
         self.reset_parameters()
 

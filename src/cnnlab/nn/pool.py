@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from .. import functional as F
 from ..functional.adaptive_pool import check_output_size
-from ..functional.pool import check_divisor, check_flag, check_norm_type
-from ..shapes import int_tuple, padding_pairs
+from ..functional.pool import check_divisor, check_norm_type
+from ..shapes import check_flag, int_tuple, padding_pairs
 from .module import Module
 
 

@@ -8,6 +8,7 @@ import numbers
 import numpy as np
 
 from ..autograd import no_grad
+from ..shapes import check_flag
 from ..tensor import Tensor
 
 
@@ -151,11 +152,6 @@ def _check_number(owner, name, value, low=0.0, high=math.inf, low_open=False):
         raise ValueError(f"{owner}: {name} must be a number in {interval}, got {value!r}")
 
 
-def _check_flag(owner, name, value):
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{owner}: {name} must be True or False, got {value!r}")
-
-
 class SGD(Optimizer):
     """Stochastic gradient descent, with PyTorch's update rule.
 
@@ -170,8 +166,8 @@ class SGD(Optimizer):
         _check_number("SGD", "momentum", momentum)
         _check_number("SGD", "weight_decay", weight_decay)
         _check_number("SGD", "dampening", dampening)
-        _check_flag("SGD", "nesterov", nesterov)
-        _check_flag("SGD", "maximize", maximize)
+        check_flag(nesterov, "nesterov", "SGD")
+        check_flag(maximize, "maximize", "SGD")
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError("SGD: Nesterov momentum requires a momentum > 0 and zero dampening")
         super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
@@ -205,8 +201,8 @@ class Adam(Optimizer):
         _check_number("Adam", "lr", lr)
         _check_number("Adam", "eps", eps)
         _check_number("Adam", "weight_decay", weight_decay)
-        _check_flag("Adam", "amsgrad", amsgrad)
-        _check_flag("Adam", "maximize", maximize)
+        check_flag(amsgrad, "amsgrad", "Adam")
+        check_flag(maximize, "maximize", "Adam")
         if not (isinstance(betas, (tuple, list)) and len(betas) == 2):
             raise ValueError(f"Adam: betas must be a pair of numbers in [0, 1), got {betas!r}")
         for i, beta in enumerate(betas):

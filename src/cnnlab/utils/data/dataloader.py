@@ -13,6 +13,7 @@ import numbers
 
 import numpy as np
 
+from ...shapes import check_flag
 from ...tensor import Tensor
 from .dataset import IterableDataset, TensorDataset
 from .sampler import BatchSampler, RandomSampler, SequentialSampler
@@ -93,12 +94,6 @@ def default_convert(data):
     return data
 
 
-def _flag(value, name):
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"DataLoader: {name} must be True or False, got {value!r}")
-    return bool(value)
-
-
 class DataLoader:
     """Batches of a dataset, as ``torch.utils.data.DataLoader``.
 
@@ -147,8 +142,8 @@ class DataLoader:
                 or num_workers < 0:
             raise ValueError(f"DataLoader: num_workers must be a non-negative int, got "
                              f"{num_workers!r}")
-        shuffle = False if shuffle is None else _flag(shuffle, "shuffle")
-        drop_last = _flag(drop_last, "drop_last")
+        shuffle = False if shuffle is None else check_flag(shuffle, "shuffle", "DataLoader")
+        drop_last = check_flag(drop_last, "drop_last", "DataLoader")
         if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(
                 batch_size, numbers.Integral) or batch_size < 1):
             raise ValueError(f"DataLoader: batch_size must be a positive int or None, got "
