@@ -220,21 +220,20 @@ class Module:
 
     def get_parameter(self, target: str):
         """The parameter at dotted path ``target`` (e.g. ``'0.weight'``)."""
-        path, _, name = target.rpartition(".")
-        module = self.get_submodule(path)
-        if name not in module._parameters:
-            raise AttributeError(f"get_parameter: {type(module).__name__} has no parameter "
-                                 f"{name!r} (in {target!r})")
-        return module._parameters[name]
+        return self._get_member(target, "_parameters", "parameter")
 
     def get_buffer(self, target: str):
         """The buffer at dotted path ``target`` (e.g. ``'1.running_mean'``)."""
+        return self._get_member(target, "_buffers", "buffer")
+
+    def _get_member(self, target: str, table: str, kind: str):
         path, _, name = target.rpartition(".")
         module = self.get_submodule(path)
-        if name not in module._buffers:
-            raise AttributeError(f"get_buffer: {type(module).__name__} has no buffer "
+        members = getattr(module, table)
+        if name not in members:
+            raise AttributeError(f"get_{kind}: {type(module).__name__} has no {kind} "
                                  f"{name!r} (in {target!r})")
-        return module._buffers[name]
+        return members[name]
 
     def apply(self, function):
         for module in self.children():
