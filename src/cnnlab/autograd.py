@@ -340,38 +340,60 @@ def _engine(roots, root_grads, retain_graph: bool, inputs=None, accumulate: bool
     return captured
 
 
-def run_backward(root, grad_output: np.ndarray, retain_graph: bool = False,
-                 inputs=None) -> None:
-    """Propagate ``grad_output`` from ``root`` into the ``.grad`` of every leaf that
-    requires a gradient (or only of ``inputs``, when given)."""
-    _engine((root,), (grad_output,), bool(retain_graph), inputs=inputs, accumulate=True)
-
-
-def _as_sequence(value, name: str) -> tuple:
+def _as_sequence(value, name: str, function: str) -> tuple:
     from .tensor import Tensor
 
     if isinstance(value, Tensor):
         return (value,)
     if isinstance(value, (list, tuple)):
         return tuple(value)
-    raise TypeError(f"grad: {name} must be a Tensor or a sequence of Tensors, "
+    raise TypeError(f"{function}: {name} must be a Tensor or a sequence of Tensors, "
                     f"got {type(value).__name__}")
 
 
-def _seed_gradients(outputs, grad_outputs, function: str) -> list:
-    """One starting gradient per output: ones for one-element outputs, else given."""
+def _first_order_only(create_graph, function: str) -> None:
+    if create_graph:
+        raise NotImplementedError(
+            f"{function}: create_graph=True (higher-order gradients) is not supported by "
+            f"cnnlab's tape; it records first-order backward passes only")
+
+
+def _differentiable(tensors, name: str, function: str) -> tuple:
+    """``tensors`` checked: each a Tensor that requires grad (PyTorch's messages)."""
     from .tensor import Tensor
 
+    tensors = _as_sequence(tensors, name, function)
+    for tensor in tensors:
+        if not isinstance(tensor, Tensor):
+            raise TypeError(f"{function}: {name} must be Tensors, got "
+                            f"{type(tensor).__name__}")
+        if not tensor.requires_grad:
+            raise RuntimeError(f"{function}: element 0 of tensors does not require grad "
+                               f"and does not have a grad_fn" if name == "tensors" else
+                               f"{function}: One of the differentiated Tensors does not "
+                               f"require grad")
+    return tensors
+
+
+def _seed_gradients(outputs, given, name: str, function: str) -> list:
+    """One starting gradient per output: ``given`` (a sequence, one per output, or
+    ``None``), with ones for one-element outputs left at ``None``."""
+    from .tensor import Tensor
+
+    given = (None,) * len(outputs) if given is None else _as_sequence(given, name, function)
+    if len(given) != len(outputs):
+        raise RuntimeError(f"{function}: got {len(given)} {name} for {len(outputs)} "
+                           f"outputs; give one per output")
     seeds = []
-    for index, (output, given) in enumerate(zip(outputs, grad_outputs)):
-        if given is None:
+    for index, (output, seed) in enumerate(zip(outputs, given)):
+        if seed is None:
             if output.array.size != 1:
                 raise RuntimeError(
                     f"{function}: grad can be implicitly created only for scalar outputs; "
-                    f"output {index} has shape {tuple(output.shape)}, pass grad_outputs=")
+                    f"output {index} has shape {tuple(output.shape)}, pass {name}=")
             seeds.append(np.ones_like(output.array))
             continue
-        seed = np.asarray(given.array if isinstance(given, Tensor) else given,
+        seed = np.asarray(seed.array if isinstance(seed, Tensor) else seed,
                           dtype=output.array.dtype)
         if seed.shape != output.array.shape:
             raise RuntimeError(
@@ -423,33 +445,15 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     """
     from .tensor import Tensor
 
-    if create_graph:
-        raise NotImplementedError(
-            "grad: create_graph=True (higher-order gradients) is not supported by "
-            "cnnlab's tape; it records first-order backward passes only")
+    _first_order_only(create_graph, "grad")
     if allow_unused is None:
         allow_unused = materialize_grads
     if materialize_grads and not allow_unused:
         raise ValueError("grad: materialize_grads=True cannot be used with "
                          "allow_unused=False; leave allow_unused unset or True")
-    outputs = _as_sequence(outputs, "outputs")
-    inputs = _as_sequence(inputs, "inputs")
-    if grad_outputs is None:
-        grad_outputs = (None,) * len(outputs)
-    else:
-        grad_outputs = _as_sequence(grad_outputs, "grad_outputs")
-        if len(grad_outputs) != len(outputs):
-            raise RuntimeError(f"grad: got {len(grad_outputs)} grad_outputs for "
-                               f"{len(outputs)} outputs; give one per output")
-    for index, tensor in enumerate(outputs + inputs):
-        if not isinstance(tensor, Tensor):
-            raise TypeError(f"grad: outputs and inputs must be Tensors, got "
-                            f"{type(tensor).__name__}")
-    for tensor in outputs + inputs:
-        if not tensor.requires_grad:
-            raise RuntimeError("grad: One of the differentiated Tensors does not require "
-                               "grad")
-    seeds = _seed_gradients(outputs, grad_outputs, "grad")
+    outputs = _differentiable(outputs, "outputs", "grad")
+    inputs = _differentiable(inputs, "inputs", "grad")
+    seeds = _seed_gradients(outputs, grad_outputs, "grad_outputs", "grad")
     captured = _engine(outputs, seeds, bool(retain_graph), inputs=inputs, accumulate=False)
     results = []
     for index, tensor in enumerate(inputs):
@@ -471,23 +475,19 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False,
              inputs=None) -> None:
     """PyTorch's ``torch.autograd.backward``: ``backward()`` from several tensors at once,
     each with its own starting gradient (``None``: ones, for one-element tensors)."""
-    if create_graph:
-        raise NotImplementedError(
-            "backward: create_graph=True (higher-order gradients) is not supported by "
-            "cnnlab's tape; it records first-order backward passes only")
-    tensors = _as_sequence(tensors, "tensors")
-    if grad_tensors is None:
-        grad_tensors = (None,) * len(tensors)
-    else:
-        grad_tensors = _as_sequence(grad_tensors, "grad_tensors")
-    if len(grad_tensors) != len(tensors):
-        raise RuntimeError(f"backward: got {len(grad_tensors)} grad_tensors for "
-                           f"{len(tensors)} tensors; give one per tensor")
-    for tensor in tensors:
-        if not tensor.requires_grad:
-            raise RuntimeError("backward: element 0 of tensors does not require grad "
-                               "and does not have a grad_fn")
+    accumulate_grads(tensors, grad_tensors, retain_graph, create_graph, inputs,
+                     "grad_tensors")
+
+
+def accumulate_grads(tensors, grad_tensors, retain_graph, create_graph, inputs,
+                     argument: str) -> None:
+    """:func:`backward`, with ``argument`` naming the starting gradients in errors
+    (``Tensor.backward`` calls it ``gradient``)."""
+    _first_order_only(create_graph, "backward")
+    tensors = _differentiable(tensors, "tensors", "backward")
+    seeds = _seed_gradients(tensors, grad_tensors, argument, "backward")
     if inputs is not None:
-        inputs = _as_sequence(inputs, "inputs")
-    seeds = _seed_gradients(tensors, grad_tensors, "backward")
+        inputs = _differentiable(inputs, "inputs", "backward")
+        if not inputs:
+            raise RuntimeError("backward: 'inputs' argument to backward() cannot be empty")
     _engine(tensors, seeds, bool(retain_graph), inputs=inputs, accumulate=True)

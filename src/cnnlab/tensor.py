@@ -231,34 +231,8 @@ class Tensor(InPlaceOps):
         inputs : Tensor or sequence of Tensor, optional
             Accumulate only into these tensors' ``.grad`` (leaves or not).
         """
-        if create_graph:
-            raise NotImplementedError(
-                "backward: create_graph=True (higher-order gradients) is not supported by "
-                "cnnlab's tape; it records first-order backward passes only")
-        if not self.requires_grad:
-            raise RuntimeError("backward: element 0 of tensors does not require grad "
-                               "and does not have a grad_fn")
-        if gradient is None:
-            if self.array.size != 1:
-                raise RuntimeError(
-                    f"backward: grad can be implicitly created only for scalar outputs; "
-                    f"this tensor has shape {tuple(self.shape)}, pass gradient=")
-            grad = np.ones_like(self.array)
-        else:
-            grad = np.asarray(gradient.array if isinstance(gradient, Tensor) else gradient,
-                              dtype=self.array.dtype)
-            if grad.shape != self.array.shape:
-                raise RuntimeError(f"backward: gradient has shape {grad.shape}, expected "
-                                   f"the tensor's shape {self.array.shape}")
-        if inputs is not None:
-            inputs = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
-            if not inputs:
-                raise RuntimeError("backward: 'inputs' argument to backward() cannot be empty")
-            for tensor in inputs:
-                if not isinstance(tensor, Tensor) or not tensor.requires_grad:
-                    raise RuntimeError("backward: every tensor in inputs must be a Tensor "
-                                       "that requires grad")
-        autograd.run_backward(self, grad, retain_graph=bool(retain_graph), inputs=inputs)
+        autograd.accumulate_grads(self, None if gradient is None else (gradient,),
+                                  retain_graph, create_graph, inputs, "gradient")
 
     def detach(self) -> "Tensor":
         """A tensor sharing this one's data, outside the graph."""
