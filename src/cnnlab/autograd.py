@@ -8,7 +8,7 @@ derivative is read in one place (micrograd's ``_backward``). The recorded
 :class:`Node` keeps an *edge* per input, fixed at that moment: the input's own node,
 or the input itself for a leaf, so in-place updates made later cannot reroute it.
 
-The backward pass (:func:`run_backward`, :func:`grad`, :func:`backward`) orders the
+The backward pass (:func:`backward`, :func:`grad`, and `Tensor.backward`) orders the
 graph by a post-order depth-first search without recursion (deep graphs are fine;
 :func:`_topological_order` says why the order is right), visits each vertex once
 after every vertex that uses it, runs its hooks, undoes broadcasting in one place
