@@ -163,7 +163,8 @@ def elu(input, alpha=1.0, inplace=False):
 
 
 def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
-    """``min(max(x, min_val), max_val)``; gradient 1 strictly inside, else 0 (PyTorch)."""
+    """``min(max(x, min_val), max_val)``; gradient 1 strictly inside, else 0 (PyTorch).
+    Integer input is clamped too (no gradient), as in PyTorch."""
     if inplace:
         return in_place(input, "hardtanh", lambda t: hardtanh(t, min_val, max_val))
     low = _number(min_val, "hardtanh", "min_val")
@@ -171,6 +172,10 @@ def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
     if low > high:
         raise ValueError(f"hardtanh: min_val ({min_val}) cannot be greater than max_val "
                          f"({max_val})")
+    input = as_tensor(input, "hardtanh", "input")
+    if input.array.dtype.kind in "iu":  # integers are clamped too, as in PyTorch
+        return record("Hardtanh", np.clip(input.array, low, high).astype(input.array.dtype),
+                      (input,), lambda g: (None,))
     input = float_input(input, "hardtanh")
     x = input.array
     out = np.clip(x, low, high).astype(x.dtype, copy=False)
@@ -182,9 +187,6 @@ def relu6(input, inplace=False):
     """``min(max(x, 0), 6)``; gradient 1 strictly inside (0, 6), else 0 (as PyTorch)."""
     if inplace:
         return in_place(input, "relu6", relu6)
-    input = as_tensor(input, "relu6", "input")
-    if input.array.dtype.kind in "iu":  # integers are clamped too, as in PyTorch
-        return record("Hardtanh", np.clip(input.array, 0, 6), (input,), lambda g: (None,))
     return hardtanh(input, 0.0, 6.0)
 
 
