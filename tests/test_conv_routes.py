@@ -48,3 +48,60 @@ def test_every_route_has_a_reason_and_a_function():
     assert names == ["depthwise", "pointwise", "winograd", "im2col"]
     assert set(conv_kernels.FORWARD) == set(names) | {"small"}
     assert winograd.MIN_CHANNELS == 128
+
+
+def test_small_maps_skip_winograd_and_the_wide_layout():
+    """A 3x3 map at 512 channels: Winograd would compute 16 * 9 products where im2col
+    computes 9 * 9, and the wide layout 5 columns a row for 3 outputs."""
+    x = np.ones((2, 512, 3, 3), np.float32)
+    w = np.ones((512, 512, 3, 3), np.float32)
+    geometry = conv_kernels.conv_geometry(x.shape, w.shape, (1, 1), ((1, 1),) * 2, (1, 1), 1,
+                                          "zeros")
+    route, chosen = conv_kernels.choose_route(geometry, 512, x.dtype, x, w)
+    assert (route, chosen.wide) == ("im2col", False)
+    x = np.ones((2, 256, 6, 6), np.float32)   # 16 * 16 products against 9 * 36: Winograd
+    w = np.ones((256, 256, 3, 3), np.float32)
+    geometry = geometry._replace(input_shape=x.shape, out_shape=(6, 6))
+    assert conv_kernels.choose_route(geometry, 256, x.dtype, x, w)[0] == "winograd"
+
+
+GRAD_CASES = {  # name: (x shape, weight shape, stride, padding, dilation, groups, route)
+    "1d": ((2, 4, 11), (6, 4, 3), (1,), ((1, 1),), (1,), 1, "forward"),
+    "2d-same": ((2, 6, 9, 8), (4, 3, 3, 3), (1, 1), ((1, 1),) * 2, (1, 1), 2, "forward"),
+    "2d-per-side-dilated": ((1, 3, 12, 10), (5, 3, 3, 2), (1, 1), ((4, 0), (0, 2)), (2, 3), 1,
+                            "forward"),
+    "2d-valid-5x5": ((2, 2, 10, 10), (3, 2, 5, 5), (1, 1), ((0, 0),) * 2, (1, 1), 1,
+                     "forward"),
+    "3d": ((1, 2, 5, 6, 4), (3, 2, 3, 3, 2), (1, 1, 1), ((1, 1), (0, 2), (1, 0)), (1, 1, 1), 1,
+           "forward"),
+    "2d-wide-128": ((2, 128, 8, 8), (128, 128, 3, 3), (1, 1), ((1, 1),) * 2, (1, 1), 1,
+                    "forward"),
+    "2d-stride-2": ((2, 3, 9, 9), (4, 3, 3, 3), (2, 2), ((1, 1),) * 2, (1, 1), 1, "col2im"),
+    "2d-padding-beyond-the-kernel": ((2, 3, 6, 6), (4, 3, 3, 3), (1, 1), ((3, 3),) * 2,
+                                     (1, 1), 1, "col2im"),
+}
+
+
+@pytest.mark.parametrize("name", GRAD_CASES)
+def test_input_gradient_routes_agree(name, monkeypatch):
+    """The input gradient as a forward convolution of dy (stride 1) against the general
+    W.T @ dY then col2im, on the same geometry; float64."""
+    x_shape, w_shape, stride, padding, dilation, groups, expected = GRAD_CASES[name]
+    x = RNG.standard_normal(x_shape)
+    w = RNG.standard_normal(w_shape)
+    y, cache = conv_kernels.conv_forward(x, w, None, stride, padding, dilation, groups)
+    assert conv_kernels.input_grad_route(cache.geometry) == expected
+    dy = RNG.standard_normal(y.shape)
+    got = conv_kernels.conv_backward(dy, cache, True, False, False)[0]
+    monkeypatch.setattr(conv_kernels, "input_grad_route", lambda geometry: "col2im")
+    general = conv_kernels.conv_backward(dy, cache, True, False, False)[0]
+    assert got.shape == x.shape
+    np.testing.assert_allclose(got, general, rtol=1e-10, atol=1e-10)
+
+
+def test_reflect_padding_takes_the_general_input_gradient():
+    x = RNG.standard_normal((1, 2, 6, 6))
+    w = RNG.standard_normal((3, 2, 3, 3))
+    _, cache = conv_kernels.conv_forward(x, w, None, (1, 1), ((1, 1),) * 2, (1, 1), 1,
+                                         "reflect")
+    assert conv_kernels.input_grad_route(cache.geometry) == "col2im"

@@ -131,7 +131,9 @@ def test_small_gradients_match_torch(case, small_spy, rng):
     small_spy.clear()
     ours, our_grads = forward_and_grads(lambda x, w, b: conv2d(x, w, b, **args), arrays,
                                         grad_weights, "cnnlab")
-    assert len(small_spy) == 1
+    # the forward; a stride-1 input gradient is itself a small convolution of dy
+    assert small_spy[0].input_shape == arrays[0].shape
+    assert [g.input_shape for g in small_spy[1:]] in ([], [grad_weights.shape])
     expected, grads = forward_and_grads(lambda x, w, b: torch_conv2d(x, w, b, **args), arrays,
                                         grad_weights, "torch")
     assert_close(ours, expected, FORWARD_RTOL[np.float64])
@@ -260,7 +262,10 @@ def test_corr2d_small_path_matches_torch_and_correlate2d(shapes, small_spy, rng)
     grad_weights = rng.standard_normal((shapes[0][0] - shapes[1][0] + 1,
                                         shapes[0][1] - shapes[1][1] + 1))
     ours, our_grads = forward_and_grads(corr2d, (X, K), grad_weights, "cnnlab")
-    assert len(small_spy) == 1
+    # the forward, then the input gradient as the small convolution of dy
+    # (a 1x1 kernel's gradient is a plain product instead)
+    assert [g.input_shape[2:] for g in small_spy] in ([shapes[0]],
+                                                      [shapes[0], grad_weights.shape])
     expected, grads = forward_and_grads(torch_corr2d, (X, K), grad_weights, "torch")
     assert_close(ours, expected, 1e-12)
     for mine, theirs in zip(our_grads, grads):

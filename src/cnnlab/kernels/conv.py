@@ -231,6 +231,51 @@ def conv_forward(x, weight, bias, stride, padding, dilation, groups, padding_mod
 # db[o] = sum_{n,p,q} dy[n,o,p,q].
 
 
+def input_grad_route(geometry: ConvGeometry) -> str:
+    """How :func:`conv_backward` computes the input gradient: the one place it is chosen.
+
+    ``'forward'`` for stride 1 with zero padding of at most ``d * (k - 1)`` per side:
+    ``dx`` is then itself a convolution, of ``dy`` with the flipped, transposed kernel
+    (:func:`input_grad_by_forward`), and gets the forward's routes (Winograd, the
+    wide layout; one ``(C, N*L)`` product instead of a ``(K, N*L)`` one and nine
+    strided additions). Measured on ResNet-18's 3x3 layers at batch 32: 0.7-0.85x
+    the time of ``'col2im'``, the general ``W.T @ dY`` then col2im, used otherwise.
+    """
+    if (all(s == 1 for s in geometry.stride) and geometry.padding_mode == "zeros"
+            and all(max(lo, hi) <= d * (k - 1) for (lo, hi), d, k
+                    in zip(geometry.padding, geometry.dilation, geometry.kernel_size))):
+        return "forward"
+    return "col2im"
+
+
+def input_grad_by_forward(dy, weight, geometry: ConvGeometry) -> np.ndarray:
+    """``dx`` of a stride-1, zero-padded convolution as the convolution of ``dy``.
+
+    Per axis (derivation above :func:`conv_backward`, with ``s = 1``):
+    ``dx[u] = sum_i dy[u + lo - i*d] w[i]``; with ``i' = k - 1 - i`` that is the
+    correlation of ``dy`` with the flipped kernel, ``dy`` padded by
+    ``d*(k-1) - lo`` before and by ``H - OH + d*(k-1) - lo'`` after (so that there
+    are exactly ``H`` windows). Channels: group ``g``'s ``(O/G, C/G)`` block is
+    transposed, giving the ``(C, O/G, *k)`` weight of a convolution from ``O`` channels
+    to ``C`` with the same groups and dilation.
+    """
+    groups, out_channels = geometry.groups, weight.shape[0]
+    kernel = weight.shape[2:]
+    adjoint = weight.reshape((groups, out_channels // groups, -1) + kernel).swapaxes(1, 2)
+    adjoint = adjoint[(Ellipsis,) + (slice(None, None, -1),) * len(kernel)]
+    adjoint = np.ascontiguousarray(adjoint).reshape((-1, out_channels // groups) + kernel)
+    padding = []
+    for size, out, (lo, _), d, k in zip(geometry.input_shape[2:], geometry.out_shape,
+                                        geometry.padding, geometry.dilation, kernel):
+        before = d * (k - 1) - lo
+        padding.append((before, size - out + d * (k - 1) - before))
+    ones = (1,) * len(kernel)
+    grad_x, _ = conv_forward(dy, adjoint, None, ones, tuple(padding), geometry.dilation,
+                             groups, out_shape=tuple(geometry.input_shape[2:]),
+                             keep_cols=False)
+    return grad_x
+
+
 @quiet
 def conv_backward(grad_out, cache: ConvCache, need_input=True, need_weight=True,
                     need_bias=True):
@@ -282,7 +327,10 @@ def conv_backward(grad_out, cache: ConvCache, need_input=True, need_weight=True,
             grad_w = grad_w.reshape(weight.shape)
         return grad_x, grad_w, grad_b
 
-    if need_input:
+    if need_input and input_grad_route(geometry) == "forward":
+        grad_x = input_grad_by_forward(dy, weight, geometry)
+        need_input = False
+    elif need_input:
         grad_x = np.empty(x.shape, dtype)
     if need_weight:
         grad_w = np.zeros(w_groups.shape, dtype)
@@ -361,12 +409,14 @@ def conv_transpose_forward(x, weight, bias, stride, padding, output_padding, gro
     geometry = conv_geometry((n, out_channels) + out_size, weight.shape, stride, padding,
                              dilation, groups, "zeros", out_shape=x.shape[2:])
     geometry = choose_layout(geometry, in_channels, x, weight)
-    out = np.empty(geometry.input_shape, dtype)
     if geometry.pointwise:
         w_groups = weight.reshape(groups, in_channels // groups, -1)
         x_groups = x.reshape(n, groups, in_channels // groups, -1)
-        out[...] = np.matmul(w_groups.transpose(0, 2, 1), x_groups).reshape(out.shape)
+        out = np.matmul(w_groups.transpose(0, 2, 1), x_groups).reshape(geometry.input_shape)
+    elif input_grad_route(geometry) == "forward":
+        out = input_grad_by_forward(x, weight, geometry)
     else:
+        out = np.empty(geometry.input_shape, dtype)
         scratch = Scratch(dtype)
         for chunk in geometry.chunks(in_channels, dtype.itemsize):
             chunk_shape = (x[chunk].shape[0], out_channels) + out_size

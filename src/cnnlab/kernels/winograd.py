@@ -42,6 +42,8 @@ only for finite data.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from . import buffers
@@ -54,6 +56,12 @@ MIN_CHANNELS = 128
 layers (batch 8): 128 and 256 channels took 0.85x and 0.8x im2col's time, 64 channels
 1.05x (the transforms, a few NumPy passes per tile, then cost as much as the products
 save)."""
+
+MAX_TILE_COST = 0.8
+"""Winograd's multiplications (16 per tile, garbage tiles included) at most this
+fraction of im2col's (9 per output). Small maps waste most of their tiles: measured
+at batch 32 and 128, a 3x3 map at 512 channels (16 * 9 against 9 * 9) took 1.4-1.65x
+im2col's time, a 6x6 map at 256 channels (16 * 16 against 9 * 36, 0.79) 0.86x."""
 
 BLOCK_ELEMENTS = 1 << 16
 """Elements per plane in one block of a transform (256 KiB in float32): in cache."""
