@@ -39,6 +39,7 @@ import numbers
 import numpy as np
 
 from ..autograd import no_grad, record
+from ..kernels import batchnorm as batchnorm_kernels
 from ..ops import as_tensor
 from ._common import float_input
 
@@ -241,15 +242,15 @@ def _channel_norm(function, name, input, running_mean, running_var, weight, bias
             where = "channel" if 0 in stat_axes else "instance"
             raise ValueError(f"{function}: expected more than 1 value per {where} when "
                              f"training, got input size {tuple(x.shape)}")
+        if stat_axes == (0, 2):
+            return _batch_norm_training(input, x3, running_mean, running_var, weight, bias,
+                                        momentum, eps)
         x_hat, inv_std, mean, var = _standardize(x3, stat_axes, eps)
         if running_mean is not None or running_var is not None:
-            if momentum is None or isinstance(momentum, bool) or not isinstance(
-                    momentum, numbers.Real):
-                raise TypeError(f"{function}: momentum must be a number, got {momentum!r}")
             # Per-instance statistics enter the running ones as their batch average.
-            _update_running(running_mean, mean.mean(axis=0).reshape(shape), momentum)
-            unbiased = var * (count / (count - 1))
-            _update_running(running_var, unbiased.mean(axis=0).reshape(shape), momentum)
+            _update_running_stats(function, running_mean, running_var,
+                                  mean.mean(axis=0).reshape(shape),
+                                  var.mean(axis=0).reshape(shape), count, momentum)
 
         def grad_input(g):
             return _grad_standardized(g, x_hat, inv_std, stat_axes, count).reshape(x.shape)
@@ -257,6 +258,8 @@ def _channel_norm(function, name, input, running_mean, running_var, weight, bias
         if running_mean is None or running_var is None:
             raise ValueError(f"{function}: running_mean and running_var are needed when "
                              f"not using the input's statistics (training=False)")
+        if stat_axes == (0, 2):
+            return _batch_norm_eval(input, x3, running_mean, running_var, weight, bias, eps)
         mean = running_mean.array.astype(x.dtype, copy=False).reshape(feature_shape)
         inv_std = 1.0 / np.sqrt(running_var.array.astype(x.dtype, copy=False)
                                 .reshape(feature_shape) + eps)
@@ -267,6 +270,57 @@ def _channel_norm(function, name, input, running_mean, running_var, weight, bias
             return (g * inv_std).reshape(x.shape)
     out = _affine(x_hat, weight, bias, feature_shape).reshape(x.shape)
     return _record(name, out, input, weight, bias, grad_input, x_hat, x3.shape, (0, 2))
+
+
+def _batch_norm_training(input, x3, running_mean, running_var, weight, bias, momentum, eps):
+    """Batch norm with the batch's statistics: :mod:`cnnlab.kernels.batchnorm`'s fused
+    passes (the general path above makes about eight full-size passes each way)."""
+    w = None if weight is None else weight.array.astype(np.float64)
+    b = None if bias is None else bias.array.astype(np.float64)
+    y, mean, inv_std, var, exact = batchnorm_kernels.forward(x3, w, b, eps)
+    count = x3.shape[0] * x3.shape[2]
+    _update_running_stats("batch_norm", running_mean, running_var, mean, var, count,
+                          momentum)
+    return _record_batch_norm(input, x3, y, weight, bias, w, mean, inv_std, exact, True)
+
+
+def _batch_norm_eval(input, x3, running_mean, running_var, weight, bias, eps):
+    """Batch norm with the running statistics (constants: ``dx = dy * weight * inv_std``)."""
+    w = None if weight is None else weight.array.astype(np.float64)
+    b = None if bias is None else bias.array.astype(np.float64)
+    mean = running_mean.array.astype(np.float64)
+    inv_std = 1.0 / np.sqrt(running_var.array.astype(np.float64) + eps)
+    y = batchnorm_kernels.normalize(x3, mean, inv_std, w, b)
+    return _record_batch_norm(input, x3, y, weight, bias, w, mean, inv_std, True, False)
+
+
+def _record_batch_norm(input, x3, y, weight, bias, w, mean, inv_std, exact, batch_stats):
+    """Record batch norm's output ``y`` (N, C, L) with the kernel's backward."""
+    x = input.array
+    inputs = (input,) + tuple(t for t in (weight, bias) if t is not None)
+
+    def backward(dy):
+        dx, dw, db = batchnorm_kernels.backward(dy.reshape(x3.shape), x3, mean, inv_std, w,
+                                                exact, input.requires_grad, batch_stats)
+        grads = [None if dx is None else dx.reshape(x.shape)]
+        if weight is not None:
+            grads.append(dw.astype(weight.array.dtype, copy=False))
+        if bias is not None:
+            grads.append(db.astype(bias.array.dtype, copy=False))
+        return tuple(grads)
+    return record("NativeBatchNorm", y.reshape(x.shape), inputs, backward)
+
+
+def _update_running_stats(function, running_mean, running_var, mean, var, count, momentum):
+    """Move the running statistics towards the batch's (the variance unbiased: times
+    ``count / (count - 1)``), in place; nothing when there are none."""
+    if running_mean is None and running_var is None:
+        return
+    if momentum is None or isinstance(momentum, bool) or not isinstance(momentum,
+                                                                          numbers.Real):
+        raise TypeError(f"{function}: momentum must be a number, got {momentum!r}")
+    _update_running(running_mean, mean, momentum)
+    _update_running(running_var, var * (count / (count - 1)), momentum)
 
 
 def _empty_result(name, input, weight, bias):
