@@ -93,6 +93,17 @@ def _inplace_slice(L, a, b):
     return y
 
 
+def _inplace_view(L, a, b):
+    """Writes through views: the base ``y`` and a view taken before must see them."""
+    y = a * 1.5
+    seen = y[:, 1]                                   # taken before the writes
+    rows = y[:, 1, 2:4]                              # (views that are views in any layout)
+    rows += b[:, 2, 1:3]
+    corner = y[:, 1:, 2:5].transpose(2, 3)           # a view of a view
+    corner.mul_(b[:, :2, 1:4].transpose(2, 3).sigmoid())
+    return y + seen.unsqueeze(1) * 0.5
+
+
 def _unpool(L, a):
     out, indices = L.F.max_pool2d(a, 2, 2, return_indices=True)
     return L.F.max_unpool2d(out * 2, indices, 2, 2)
@@ -205,6 +216,7 @@ OPS = [
     # in-place updates
     Op("inplace-mix", 3, lambda L, x, c: _inplace_mix(L, *x)),
     Op("inplace-slice", 2, lambda L, x, c: _inplace_slice(L, *x)),
+    Op("inplace-view", 2, lambda L, x, c: _inplace_view(L, *x)),
 ]
 OPS_BY_NAME = {op.name: op for op in OPS}
 

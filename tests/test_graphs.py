@@ -6,7 +6,7 @@ gradients for ``x + x * 2``, residual blocks, SiLU, batch norm written from ops 
 DenseNet's ``cat((x, f(x)))``. Here hypothesis draws whole graphs (1-3 leaves, 4-15
 nodes, each node's operands drawn from every earlier value) over convolutions, every
 pool, elementwise ops, reductions, joins, views, indexing and in-place updates
-(:mod:`graph_ops`), runs each in cnnlab and PyTorch, and compares every node's value
+(also through views) (:mod:`graph_ops`), runs each in cnnlab and PyTorch, and compares every node's value
 and every leaf's gradient; a failure shrinks to a minimal graph, printed as code.
 
 ``--examples N`` scales the number of graphs (``N`` x 80 in all; 25 by default gives

@@ -18,10 +18,12 @@ from .autograd import record
 from .ops import _cast, as_tensor, cast
 from .ops_reduce import _dims
 from .tensor import Tensor, _is_basic_index
+from .tensor_inplace import mark_view
 
-__all__ = ["cat", "chunk", "expand", "expand_as", "flatten", "flip", "getitem", "numel",
-           "permute", "repeat", "reshape", "reshape_as", "split", "squeeze", "stack", "t",
-           "t_all", "transpose", "unbind", "unflatten", "unsqueeze", "view", "view_as"]
+__all__ = ["cat", "chunk", "expand", "expand_as", "flatten", "flip", "getitem", "narrow",
+           "numel", "permute", "repeat", "reshape", "reshape_as", "select", "split",
+           "squeeze", "stack", "t", "t_all", "transpose", "unbind", "unflatten", "unsqueeze",
+           "view", "view_as"]
 
 # --------------------------------------------------------------------- shapes
 
@@ -50,7 +52,12 @@ def reshape(a, *shape) -> Tensor:
         raise ValueError(f"reshape: shape {list(shape)} is invalid for a tensor of shape "
                          f"{list(a.array.shape)} ({a.array.size} elements)") from None
     original = a.array.shape
-    return record("View", out, (a,), lambda g: (g.reshape(original),))
+    result = record("View", out, (a,), lambda g: (g.reshape(original),))
+    owner = out.base
+    if owner is not None and (owner is a.array or owner is a.array.base
+                              or np.may_share_memory(out, a.array)):
+        mark_view(result, a, lambda base: reshape(base, shape))  # NumPy viewed, not copied
+    return result
 
 
 def view(a, *shape) -> Tensor:
@@ -113,7 +120,8 @@ def permute(a, *dims) -> Tensor:
                          f"{a.array.ndim} dimensions")
     dims = tuple(d % a.array.ndim for d in dims)
     inverse = tuple(np.argsort(dims))
-    return record("Permute", a.array.transpose(dims), (a,), lambda g: (g.transpose(inverse),))
+    out = record("Permute", a.array.transpose(dims), (a,), lambda g: (g.transpose(inverse),))
+    return mark_view(out, a, lambda base: permute(base, dims))
 
 
 def transpose(a, dim0, dim1) -> Tensor:
@@ -148,7 +156,10 @@ def expand(a, *sizes) -> Tensor:
     except ValueError:
         raise ValueError(f"expand: cannot expand shape {list(a.array.shape)} to "
                          f"{list(sizes)}") from None
-    return record("Expand", out, (a,), lambda g: (g,))
+    if target == shape:
+        out = a.array.reshape(shape)  # nothing repeated: a writable view, as in PyTorch
+    result = record("Expand", out, (a,), lambda g: (g,))
+    return mark_view(result, a, lambda base: expand(base, sizes))
 
 
 def expand_as(a, other):
@@ -170,7 +181,8 @@ def repeat(a, *repeats) -> Tensor:
 def flip(a, dims) -> Tensor:
     a = as_tensor(a, "flip")
     axes = _dims(a, dims, "flip")
-    return record("Flip", np.flip(a.array, axes), (a,), lambda g: (np.flip(g, axes),))
+    # a copy, as PyTorch's flip (NumPy's is a view: writing into it would change `a`)
+    return record("Flip", np.flip(a.array, axes).copy(), (a,), lambda g: (np.flip(g, axes),))
 
 
 def getitem(a: Tensor, index) -> Tensor:
@@ -181,6 +193,8 @@ def getitem(a: Tensor, index) -> Tensor:
         raise IndexError(f"index {index!r} is out of range for a tensor of shape "
                          f"{list(a.array.shape)} ({error})") from None
     basic = _is_basic_index(index)
+    if basic and not isinstance(out, np.ndarray):  # all ints: a 0-d view, not a scalar
+        out = a.array[(index if isinstance(index, tuple) else (index,)) + (Ellipsis,)]
 
     def backward(g):
         grad = np.zeros(a.array.shape, dtype=g.dtype)
@@ -189,7 +203,46 @@ def getitem(a: Tensor, index) -> Tensor:
         else:
             np.add.at(grad, index, g)
         return (grad,)
-    return record("Index" if not basic else "Select", np.asarray(out), (a,), backward)
+    result = record("Index" if not basic else "Select", np.asarray(out), (a,), backward)
+    if basic:
+        mark_view(result, a, lambda base: getitem(base, index))
+    return result
+
+
+def narrow(a, dim, start, length) -> Tensor:
+    """``a`` restricted to ``start:start + length`` along ``dim``: a view."""
+    a = as_tensor(a, "narrow")
+    axis = a._dim(dim, "narrow")
+    size = a.array.shape[axis]
+    for name, value in (("start", start), ("length", length)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+            raise TypeError(f"narrow: {name} must be an int, got {value!r}")
+    begin = start + size if start < 0 else start
+    if not 0 <= begin <= size or not 0 <= length <= size - begin:
+        raise IndexError(f"narrow: start ({start}) + length ({length}) exceeds dimension "
+                         f"size ({size}) of dim {dim}")
+    return getitem(a, (slice(None),) * axis + (slice(begin, begin + length),))
+
+
+def select(a, dim, index) -> Tensor:
+    """``a[..., index, ...]`` with ``index`` in dimension ``dim``: a view one dim smaller."""
+    a = as_tensor(a, "select")
+    axis = a._dim(dim, "select")
+    size = a.array.shape[axis]
+    if isinstance(index, bool) or not isinstance(index, numbers.Integral):
+        raise TypeError(f"select: index must be an int, got {index!r}")
+    if not -size <= index < size:
+        raise IndexError(f"select: index {index} out of range for tensor of size "
+                         f"{list(a.array.shape)} at dimension {dim}")
+    return getitem(a, (slice(None),) * axis + (int(index),))
+
+
+def _multi_output(views, kind):
+    """Mark the views returned by ``unbind``/``split``: PyTorch refuses in-place ops on them."""
+    for view in views:
+        base, replay, own = view._view
+        view._view = (base, replay, own or kind)
+    return views
 
 
 def _tensors(values, function):
@@ -245,7 +298,8 @@ def stack(tensors, dim=0) -> Tensor:
 def unbind(a, dim=0):
     a = as_tensor(a, "unbind")
     axis = a._dim(dim, "unbind")
-    return tuple(getitem(a, (slice(None),) * axis + (i,)) for i in range(a.array.shape[axis]))
+    return _multi_output(tuple(getitem(a, (slice(None),) * axis + (i,))
+                               for i in range(a.array.shape[axis])), "Unbind")
 
 
 def split(a, split_size_or_sections, dim=0):
@@ -259,8 +313,9 @@ def split(a, split_size_or_sections, dim=0):
     else:
         sizes = list(split_size_or_sections)
     starts = np.concatenate([[0], np.cumsum(sizes)]).astype(int)
-    return tuple(getitem(a, (slice(None),) * axis + (slice(starts[i], starts[i + 1]),))
-                 for i in range(len(sizes)))
+    return _multi_output(tuple(getitem(a, (slice(None),) * axis
+                                       + (slice(starts[i], starts[i + 1]),))
+                               for i in range(len(sizes))), "Split")
 
 
 def chunk(a, chunks, dim=0):

@@ -9,7 +9,9 @@ delegate to them, so ``x.sum()`` and ``cnnlab.sum(x)`` are one code path.
 In-place operations (``x[2:4] = 0``, ``x += y``, ``fill_``) come from the mixin in
 :mod:`cnnlab.tensor_inplace`: they write into the array when nothing is being recorded,
 so views see the change, as in PyTorch, and otherwise rebind ``x`` to a new array and
-a new graph node: arrays saved for a backward pass are never modified.
+a new graph node: arrays saved for a backward pass are never modified. A view knows its
+base, so a recorded change of the view rebinds the base, and a rebound base re-derives
+its views.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import weakref
 import numpy as np
 
 from . import _format, autograd, dtypes
-from .tensor_inplace import InPlaceOps, convert_index as _convert_index
+from .tensor_inplace import DETACHED, InPlaceOps, convert_index as _convert_index, mark_view
 from . import device as _devices
 
 
@@ -235,8 +237,10 @@ class Tensor(InPlaceOps):
                                   retain_graph, create_graph, inputs, "gradient")
 
     def detach(self) -> "Tensor":
-        """A tensor sharing this one's data, outside the graph."""
-        return Tensor._wrap(self.array)
+        """A tensor sharing this one's data, outside the graph: an in-place change of
+        either shows in the other, as in PyTorch. (An in-place change of the detached
+        tensor that would be recorded, with an operand that requires grad, raises.)"""
+        return mark_view(Tensor._wrap(self.array), self, Tensor.detach, DETACHED)
 
     @property
     def data(self) -> "Tensor":
@@ -245,7 +249,7 @@ class Tensor(InPlaceOps):
         In-place changes made through ``.data`` are not recorded, as in PyTorch:
         ``w.data -= lr * w.grad`` updates ``w``.
         """
-        return Tensor._wrap(self.array)
+        return mark_view(Tensor._wrap(self.array), self, Tensor.detach, DETACHED)
 
     @data.setter
     def data(self, value) -> None:
@@ -381,7 +385,9 @@ class Tensor(InPlaceOps):
     def __iter__(self):
         if self.array.ndim == 0:
             raise TypeError("iteration over a 0-d tensor")
-        return (self[i] for i in range(self.array.shape[0]))
+        from .ops import unbind
+
+        return iter(unbind(self, 0))  # as PyTorch: views that in-place ops may not change
 
     __hash__ = object.__hash__
 
@@ -415,7 +421,7 @@ def _install_methods():
                  "lt", "le", "gt", "ge", "all", "any", "maximum", "minimum", "square",
                  "floor", "ceil", "round", "isnan", "isfinite", "where", "masked_fill",
                  "t", "norm", "allclose", "equal", "logical_not", "unbind", "split",
-                 "chunk", "cumsum", "sort", "argsort", "topk"):
+                 "chunk", "narrow", "select", "cumsum", "sort", "argsort", "topk"):
         if hasattr(ops, name):
             methods[name] = getattr(ops, name)
     from .functional.im2col import tensor_unfold   # Tensor.unfold(dim, size, step)
