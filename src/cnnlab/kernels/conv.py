@@ -231,17 +231,21 @@ def conv_forward(x, weight, bias, stride, padding, dilation, groups, padding_mod
 # db[o] = sum_{n,p,q} dy[n,o,p,q].
 
 
-def input_grad_route(geometry: ConvGeometry) -> str:
+def input_grad_route(geometry: ConvGeometry, out_channels: int) -> str:
     """How :func:`conv_backward` computes the input gradient: the one place it is chosen.
 
-    ``'forward'`` for stride 1 with zero padding of at most ``d * (k - 1)`` per side:
-    ``dx`` is then itself a convolution, of ``dy`` with the flipped, transposed kernel
-    (:func:`input_grad_by_forward`), and gets the forward's routes (Winograd, the
-    wide layout; one ``(C, N*L)`` product instead of a ``(K, N*L)`` one and nine
-    strided additions). Measured on ResNet-18's 3x3 layers at batch 32: 0.7-0.85x
-    the time of ``'col2im'``, the general ``W.T @ dY`` then col2im, used otherwise.
+    ``'forward'`` for stride 1 with zero padding of at most ``d * (k - 1)`` per side,
+    and no more output channels than input ones: ``dx`` is then itself a convolution,
+    of ``dy`` with the flipped, transposed kernel (:func:`input_grad_by_forward`), and
+    gets the forward's routes (Winograd, the wide layout; one ``(C, N*L)`` product
+    of depth ``O*k*k`` instead of a ``(C*k*k, N*L)`` one of depth ``O`` and then
+    ``k*k`` strided additions). Measured on ResNet-18's 3x3 layers (O = C) at batch
+    32: 0.7-0.85x the time of ``'col2im'``, the general ``W.T @ dY`` then col2im, used
+    otherwise. With more outputs than inputs the columns of ``dy`` outgrow those of
+    col2im: LeNet's second convolution (6 to 16 channels, 5x5) took 3x as long.
     """
-    if (all(s == 1 for s in geometry.stride) and geometry.padding_mode == "zeros"
+    if (out_channels <= geometry.input_shape[1] and all(s == 1 for s in geometry.stride)
+            and geometry.padding_mode == "zeros"
             and all(max(lo, hi) <= d * (k - 1) for (lo, hi), d, k
                     in zip(geometry.padding, geometry.dilation, geometry.kernel_size))):
         return "forward"
@@ -327,7 +331,7 @@ def conv_backward(grad_out, cache: ConvCache, need_input=True, need_weight=True,
             grad_w = grad_w.reshape(weight.shape)
         return grad_x, grad_w, grad_b
 
-    if need_input and input_grad_route(geometry) == "forward":
+    if need_input and input_grad_route(geometry, out_channels) == "forward":
         grad_x = input_grad_by_forward(dy, weight, geometry)
         need_input = False
     elif need_input:
@@ -413,7 +417,7 @@ def conv_transpose_forward(x, weight, bias, stride, padding, output_padding, gro
         w_groups = weight.reshape(groups, in_channels // groups, -1)
         x_groups = x.reshape(n, groups, in_channels // groups, -1)
         out = np.matmul(w_groups.transpose(0, 2, 1), x_groups).reshape(geometry.input_shape)
-    elif input_grad_route(geometry) == "forward":
+    elif input_grad_route(geometry, in_channels) == "forward":
         out = input_grad_by_forward(x, weight, geometry)
     else:
         out = np.empty(geometry.input_shape, dtype)
