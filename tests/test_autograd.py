@@ -190,3 +190,52 @@ def test_finite_differences_on_a_composite():
         minus[index] -= eps
         numeric[index] = (f(plus)[0].item() - f(minus)[0].item()) / (2 * eps)
     np.testing.assert_allclose(t.grad.numpy(), numeric, rtol=1e-6, atol=1e-8)
+
+
+# ---------------------------------------------- a leaf's first gradient: stolen or copied
+
+
+def test_a_private_gradient_becomes_the_leaf_grad_without_a_copy():
+    """Nothing else holds the array a backward made: it becomes x.grad (PyTorch steals
+    such buffers too); the id recorded (not the array) shows it is the same object."""
+    from cnnlab.autograd import record
+    x = cnnlab.tensor(np.ones(4), requires_grad=True)
+    made = []
+
+    def backward(g):
+        array = g * 3.0
+        made.append(id(array))
+        return (array,)
+    record("Triple", x.array * 3, (x,), backward).sum().backward()
+    assert id(x.grad.array) == made[0]
+    np.testing.assert_array_equal(x.grad.numpy(), [3, 3, 3, 3])
+
+
+def test_shared_gradients_are_copied_not_aliased():
+    """Add sends one array to both leaves; the caller's gradient; a view's gradient:
+    each leaf's .grad must be its own array (changing one changes nothing else)."""
+    a = cnnlab.tensor(np.ones(3), requires_grad=True)
+    b = cnnlab.tensor(np.ones(3), requires_grad=True)
+    (a + b).sum().backward()
+    a.grad.array += 5
+    np.testing.assert_array_equal(b.grad.numpy(), [1, 1, 1])
+    x = cnnlab.tensor(np.ones(3), requires_grad=True)
+    g = np.full(3, 2.0)
+    x.backward(cnnlab.from_numpy(g))
+    g += 1
+    np.testing.assert_array_equal(x.grad.numpy(), [2, 2, 2])
+    w = cnnlab.tensor(np.ones((2, 3)), requires_grad=True)
+    y = w.reshape(6)
+    y.retain_grad()
+    (y * 2).sum().backward()
+    y.grad.array += 1
+    np.testing.assert_array_equal(w.grad.numpy(), np.full((2, 3), 2.0))
+
+
+def test_a_hook_keeping_the_gradient_keeps_its_own_copy():
+    kept = []
+    x = cnnlab.tensor(np.ones(3), requires_grad=True)
+    x.register_hook(lambda grad: kept.append(grad.array))
+    (x * 2).sum().backward()
+    x.grad.array += 10
+    np.testing.assert_array_equal(kept[0], [2, 2, 2])

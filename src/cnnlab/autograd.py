@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import sys
 import threading
 
 import numpy as np
@@ -271,12 +272,27 @@ def _run_hooks(hooks, grad: np.ndarray) -> np.ndarray:
     return grad
 
 
+_PRIVATE_REFERENCES = 3
+"""``sys.getrefcount`` of a gradient array in :func:`_accumulate` when nothing but the
+engine holds it: the engine's variable, the parameter and getrefcount's argument."""
+
+
 def _accumulate(tensor, grad: np.ndarray) -> None:
-    """``tensor.grad += grad`` (a fresh copy the first time, so no array is shared)."""
+    """``tensor.grad += grad``; the first time, ``grad`` itself when nothing else can
+    see it (as PyTorch steals a gradient buffer), else a copy, so no array is shared.
+
+    "Nothing else": an array that owns its writable memory (not a view, so no other
+    array shares it) and whose only references are the engine's
+    (:data:`_PRIVATE_REFERENCES`; a hook, another pending gradient, a view or the
+    caller of ``backward`` holding it adds one). Saves a full copy of every leaf's
+    gradient: 5-20% of a convolution's or batch norm's backward on a leaf input.
+    """
     from .tensor import Tensor
 
     if tensor.grad is None:
-        tensor.grad = Tensor._wrap(np.array(grad, copy=True))
+        private = (grad.base is None and grad.flags.owndata and grad.flags.writeable
+                   and sys.getrefcount(grad) <= _PRIVATE_REFERENCES)
+        tensor.grad = Tensor._wrap(grad if private else np.array(grad, copy=True))
     else:
         tensor.grad.array += grad
 
@@ -337,6 +353,7 @@ def _engine(roots, root_grads, retain_graph: bool, inputs=None, accumulate: bool
             input_grad = unbroadcast(np.asarray(input_grad), shape).astype(dtype, copy=False)
             grads[target_key] = (input_grad if target_key not in grads
                                  else grads[target_key] + input_grad)
+        input_grads = input_grad = None   # the pending gradients' only holder is grads
     return captured
 
 
