@@ -343,19 +343,41 @@ def relu(a):
                   float_only=False)
 
 
+def _in_one_buffer(g, first, *then):
+    """``g * f(out)`` where ``f`` is ``first`` (a ufunc call into one new array, 0-d
+    included) followed by in-place steps: one allocation instead of one per operation."""
+    d = first()
+    for step in then:
+        step(d)
+    d *= g
+    return d
+
+
 def sigmoid(a):
-    def forward(x):
-        # 1 / (1 + exp(-x)) in one buffer. For very negative x, exp(-x) overflows to
-        # inf (warning silenced by _unary) and the result is 0, the correctly rounded
-        # limit; for large x it is 1. Relative precision is kept at both ends.
-        e = np.asarray(np.exp(np.negative(x)))   # asarray: 0-d input gives a scalar
-        e += 1
-        return np.reciprocal(e, out=e)
-    return _unary("Sigmoid", a, forward, lambda x, out: out * (1 - out))
+    a = as_tensor(a, "sigmoid")
+    x = a.array if a.array.dtype.kind == "f" else a.array.astype(np.float32)
+    # 1 / (1 + exp(-x)) in one buffer. For very negative x, exp(-x) overflows to inf
+    # (warning silenced) and the result is 0, the correctly rounded limit; for large x
+    # it is 1. Relative precision is kept at both ends.
+    with np.errstate(over="ignore"):
+        out = np.negative(x, out=np.empty_like(x))
+        np.exp(out, out=out)
+    out += 1
+    np.reciprocal(out, out=out)
+    # d/dx = out * (1 - out)
+    return record("Sigmoid", out, (a,), lambda g: (_in_one_buffer(
+        g, lambda: np.subtract(1, out, out=np.empty_like(out)),
+        lambda d: np.multiply(d, out, out=d)),))
 
 
 def tanh(a):
-    return _unary("Tanh", a, np.tanh, lambda x, out: 1 - out * out)
+    a = as_tensor(a, "tanh")
+    x = a.array if a.array.dtype.kind == "f" else a.array.astype(np.float32)
+    out = np.tanh(x)
+    # d/dx = 1 - out^2
+    return record("Tanh", out, (a,), lambda g: (_in_one_buffer(
+        g, lambda: np.multiply(out, out, out=np.empty_like(out)),
+        lambda d: np.subtract(1, d, out=d)),))
 
 
 def clamp(a, min=None, max=None):
