@@ -1,5 +1,7 @@
 """The tape autograd: gradients of elementwise, reduction and shape ops against PyTorch."""
 
+import contextlib
+
 import numpy as np
 import pytest
 import torch
@@ -239,3 +241,25 @@ def test_a_hook_keeping_the_gradient_keeps_its_own_copy():
     (x * 2).sum().backward()
     x.grad.array += 10
     np.testing.assert_array_equal(kept[0], [2, 2, 2])
+
+
+def test_the_graph_does_not_keep_intermediate_tensors_alive():
+    """A node keeps only what its backward needs: after ``h2 = relu(h)`` nothing but
+    the caller holds ``h`` (relu's backward needs its output, not its input), so the
+    activation is freed as soon as the caller lets go; with the inputs kept (the ONNX
+    export's mode) it stays."""
+    import gc
+    import weakref
+    from cnnlab.autograd import keeping_inputs
+    x = cnnlab.tensor(np.ones(5), requires_grad=True)
+    for keep in (False, True):
+        with keeping_inputs() if keep else contextlib.nullcontext():
+            h = x * 2
+            out = cnnlab.relu(h)
+        handle = weakref.ref(h)
+        del h
+        gc.collect()
+        assert (handle() is not None) == keep
+        assert (out.grad_fn.inputs is not None) == keep
+        out.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), np.full(5, 4.0))

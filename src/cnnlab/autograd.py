@@ -29,6 +29,7 @@ import numpy as np
 
 class _GradState(threading.local):
     enabled = True  # each thread starts recording (a class default: no getattr fallback)
+    keep_inputs = False  # Node.inputs kept (see keeping_inputs)
 
 
 _state = _GradState()
@@ -41,6 +42,25 @@ def is_grad_enabled() -> bool:
 
 def set_grad_enabled(mode: bool) -> None:
     _state.enabled = bool(mode)
+
+
+class keeping_inputs:
+    """Context manager: nodes recorded inside keep their input tensors in
+    ``Node.inputs`` (for tools that walk the graph by tensors: ONNX export).
+
+    Outside it ``Node.inputs`` is ``None``: a node that held its inputs would keep
+    every intermediate activation alive until the backward pass, whether or not the
+    backward needs it (measured: a third of what ResNet-18's forward kept).
+    """
+
+    def __enter__(self):
+        self._previous = _state.keep_inputs
+        _state.keep_inputs = True
+        return self
+
+    def __exit__(self, *exc_info):
+        _state.keep_inputs = self._previous
+        return False
 
 
 class _GradMode:
@@ -86,7 +106,8 @@ class Node:
     dtype then. The graph is made of these edges, not of the tensor objects, because
     an in-place op later rebinds a tensor to a new Node: ``z = y * 2; y += b`` must
     still send ``z``'s gradient to the old ``y`` only, never through ``+= b``.
-    ``inputs`` keeps the tensors as passed, for looking at the graph only.
+    ``inputs`` keeps the tensors as passed, for looking at the graph, only under
+    :class:`keeping_inputs` (else None: it would keep every activation alive).
     ``hooks`` are the gradient hooks of the tensor this node produced, and
     ``retained`` a weak reference to it when it called ``retain_grad()``.
     """
@@ -95,7 +116,7 @@ class Node:
 
     def __init__(self, name, inputs, backward):
         self.name = name
-        self.inputs = inputs
+        self.inputs = inputs if _state.keep_inputs else None
         self.backward = backward
         self.edges = tuple(_edge(tensor) for tensor in inputs)
         self.hooks = ()

@@ -337,10 +337,17 @@ def _relu_forward(x: np.ndarray) -> np.ndarray:
 
 
 def relu(a):
-    # The gradient passes wherever the output is not <= 0, NaN included (PyTorch's
-    # threshold_backward): a NaN input sends its incoming gradient on unchanged.
-    return _unary("Relu", a, _relu_forward, lambda x, out: (~(out <= 0)).astype(out.dtype),
-                  float_only=False)
+    a = as_tensor(a, "relu")
+    out = _relu_forward(a.array)
+
+    def backward(g):
+        # The gradient passes wherever the output is not <= 0, NaN included (PyTorch's
+        # threshold_backward): a NaN input sends its incoming gradient on unchanged.
+        # Only ``out`` is kept: holding the input too would keep the previous layer's
+        # output alive until the backward pass (measured: a third of what ResNet-18's
+        # forward keeps).
+        return (g * (~(out <= 0)),)
+    return record("Relu", out, (a,), backward)
 
 
 def _in_one_buffer(g, first, *then):

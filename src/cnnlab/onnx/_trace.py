@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..autograd import keeping_inputs
 from ..tensor import Tensor
 
 
@@ -94,7 +95,8 @@ def trace(model, example: Tensor, known) -> tuple:
     source = Tensor._wrap(example.array.copy())
     source.requires_grad = True
     try:
-        output = model(source)
+        with keeping_inputs():   # the export walks tensor ops through Node.inputs
+            output = model(source)
     finally:
         for module in wrapped:
             module.__dict__.pop("forward", None)
