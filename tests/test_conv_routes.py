@@ -107,3 +107,16 @@ def test_reflect_padding_takes_the_general_input_gradient():
     _, cache = conv_kernels.conv_forward(x, w, None, (1, 1), ((1, 1),) * 2, (1, 1), 1,
                                          "reflect")
     assert conv_kernels.input_grad_route(cache.geometry, 3) == "col2im"
+
+
+def test_columns_above_the_keep_limit_are_rebuilt_with_the_same_gradient(monkeypatch):
+    x = RNG.standard_normal((4, 8, 40, 40))   # beyond the small path, which always keeps
+    w = RNG.standard_normal((8, 8, 3, 3))
+    _, kept = conv_kernels.conv_forward(x, w, None, (2, 2), ((1, 1),) * 2, (1, 1), 1)
+    assert kept.cols is not None
+    monkeypatch.setattr(conv_kernels, "KEEP_COLS_BYTES", kept.cols.array.nbytes - 1)
+    y, rebuilt = conv_kernels.conv_forward(x, w, None, (2, 2), ((1, 1),) * 2, (1, 1), 1)
+    assert rebuilt.cols is None
+    dy = RNG.standard_normal(y.shape)
+    np.testing.assert_array_equal(conv_kernels.conv_backward(dy, rebuilt)[1],
+                                  conv_kernels.conv_backward(dy, kept)[1])
