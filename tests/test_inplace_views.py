@@ -409,3 +409,23 @@ def test_flip_is_a_copy():
     y = x.flip(0)
     y += 1
     np.testing.assert_array_equal(x.array, np.zeros(4))
+
+
+@pytest.mark.parametrize("make", ["transpose", "slice-step", "contiguous-already"])
+def test_contiguous_copies_only_what_is_not_row_major(make):
+    """``x.t().contiguous()`` is a copy in PyTorch: changing it in place must leave
+    ``x`` alone (it used to be the same view, so ``+=`` wrote through to ``x``); an
+    already row-major tensor is returned as it is, sharing memory, in both."""
+    results = []
+    for t in (cnnlab, torch):
+        leaf = t.arange(12.0, dtype=t.float64).reshape(3, 4).requires_grad_()
+        x = leaf * 1
+        view = {"transpose": lambda: x.t(), "slice-step": lambda: x[:, ::2],
+                "contiguous-already": lambda: x[1:]}[make]()
+        y = view.contiguous()
+        y += 100
+        (y * y).sum().backward()
+        results.append((x.detach().numpy().copy(), y.detach().numpy().copy(),
+                        leaf.grad.numpy().copy(), y.is_contiguous()))
+    for mine, theirs in zip(*results):
+        np.testing.assert_array_equal(mine, theirs)

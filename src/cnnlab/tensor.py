@@ -358,8 +358,15 @@ class Tensor(InPlaceOps):
 
         return clone(self)
 
-    def contiguous(self) -> "Tensor":
-        return self
+    def contiguous(self, memory_format=None) -> "Tensor":
+        """``self`` when its elements are already laid out in row-major order, else a
+        row-major copy (recorded as ``Clone``), as in PyTorch: an in-place change of
+        the result must then leave ``self`` alone."""
+        if self.array.flags.c_contiguous:
+            return self
+        from .ops import clone
+
+        return clone(self)
 
     def is_contiguous(self) -> bool:
         return bool(self.array.flags.c_contiguous)
