@@ -263,3 +263,27 @@ def test_the_graph_does_not_keep_intermediate_tensors_alive():
         assert (out.grad_fn.inputs is not None) == keep
         out.sum().backward()
     np.testing.assert_array_equal(x.grad.numpy(), np.full(5, 4.0))
+
+
+def test_a_private_reshaped_gradient_is_taken_and_a_shared_one_copied():
+    """A reshape of a fresh array (batch norm's dx) is taken as it is; a reshape of an
+    array someone else still holds is copied."""
+    from cnnlab.autograd import record
+    x = cnnlab.tensor(np.ones((2, 3)), requires_grad=True)
+    made, held = [], []
+
+    def private(g):
+        array = np.full(6, 2.0).reshape(2, 3)
+        made.append(id(array))
+        return (array,)
+    record("Private", x.array * 2, (x,), private).sum().backward()
+    assert id(x.grad.array) == made[0]
+    y = cnnlab.tensor(np.ones((2, 3)), requires_grad=True)
+
+    def shared(g):
+        whole = np.full(6, 3.0)
+        held.append(whole)
+        return (whole.reshape(2, 3),)
+    record("Shared", y.array * 3, (y,), shared).sum().backward()
+    y.grad.array += 1
+    np.testing.assert_array_equal(held[0], np.full(6, 3.0))

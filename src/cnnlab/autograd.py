@@ -302,17 +302,23 @@ def _accumulate(tensor, grad: np.ndarray) -> None:
     """``tensor.grad += grad``; the first time, ``grad`` itself when nothing else can
     see it (as PyTorch steals a gradient buffer), else a copy, so no array is shared.
 
-    "Nothing else": an array that owns its writable memory (not a view, so no other
-    array shares it) and whose only references are the engine's
+    "Nothing else": an array that owns its writable memory, or views the whole of one
+    (a reshape), and whose only references are the engine's
     (:data:`_PRIVATE_REFERENCES`; a hook, another pending gradient, a view or the
-    caller of ``backward`` holding it adds one). Saves a full copy of every leaf's
+    caller of ``backward`` holding it, or another view of its memory, adds one). Saves a full copy of every leaf's
     gradient: 5-20% of a convolution's or batch norm's backward on a leaf input.
     """
     from .tensor import Tensor
 
     if tensor.grad is None:
-        private = (grad.base is None and grad.flags.owndata and grad.flags.writeable
-                   and sys.getrefcount(grad) <= _PRIVATE_REFERENCES)
+        base = grad.base
+        private = (grad.flags.writeable and sys.getrefcount(grad) <= _PRIVATE_REFERENCES
+                   and (grad.flags.owndata if base is None else
+                        # a whole-array view (a reshape) of an array nothing else holds:
+                        # referenced by the view, ``base`` and getrefcount's argument
+                        type(base) is np.ndarray and base.base is None
+                        and base.flags.owndata and grad.size == base.size
+                        and sys.getrefcount(base) <= _PRIVATE_REFERENCES))
         tensor.grad = Tensor._wrap(grad if private else np.array(grad, copy=True))
     else:
         tensor.grad.array += grad
