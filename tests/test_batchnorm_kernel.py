@@ -143,3 +143,24 @@ def test_evaluation_mode_matches_torch(affine, centre):
                        + [p.grad.numpy() for p in params if p is not None])
     for mine, theirs in zip(*results):
         np.testing.assert_allclose(mine, theirs, rtol=1e-10, atol=1e-10 * np.abs(theirs).max())
+
+
+@pytest.mark.parametrize("centre", [1.0, 300.0])
+def test_float16_is_computed_in_float32(centre):
+    """Half-precision input: sums of thousands of values in float16 lose every digit
+    (an earlier version gave errors of 4.7 on values of size 1), and x - mean at 300
+    has float16 spacing 0.25. PyTorch computes in float32 and rounds; so does cnnlab:
+    against a float32 reference both stay within float16's own rounding."""
+    rng = np.random.default_rng(3)
+    x = (rng.standard_normal((64, 3, 20, 20)) * 2 + centre).astype(np.float16)
+    dy = rng.standard_normal(x.shape).astype(np.float16)
+    weight = np.array([0.5, 1.0, 2.0], np.float16)
+    ours = _run("cnnlab", x, dy, weight, None, (np.zeros(3, np.float16), np.ones(3, np.float16)))
+    reference = _run("torch", x.astype(np.float32), dy.astype(np.float32),
+                     weight.astype(np.float32), None,
+                     (np.zeros(3, np.float32), np.ones(3, np.float32)))
+    assert all(array.dtype == np.float16 for array in ours)
+    for mine, expected in zip(ours, reference):
+        scale = max(1.0, float(np.abs(expected).max()))
+        np.testing.assert_allclose(mine.astype(np.float32), expected, atol=4e-3 * scale,
+                                   rtol=2e-3)
