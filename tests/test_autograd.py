@@ -287,3 +287,29 @@ def test_a_private_reshaped_gradient_is_taken_and_a_shared_one_copied():
     record("Shared", y.array * 3, (y,), shared).sum().backward()
     y.grad.array += 1
     np.testing.assert_array_equal(held[0], np.full(6, 3.0))
+
+
+def test_grad_fn_names_and_next_functions_match_torch():
+    """Walking the graph as PyTorch users do: ``name()``, ``next_functions`` down to
+    ``AccumulateGrad`` (whose ``variable`` is the leaf), None for inputs without
+    gradient."""
+    def walk(node, depth=0):
+        if node is None:
+            return [(depth, None)]
+        rows = [(depth, node.name())]
+        for child, index in node.next_functions:
+            assert index == 0
+            rows += walk(child, depth + 1)
+        return rows
+    graphs = []
+    leaves = []
+    for t in (cnnlab, torch):
+        a = t.tensor([1.0, 2.0], requires_grad=True)
+        b = t.tensor([3.0, 4.0])
+        y = ((a * b + 1).exp() * a).sum()
+        graphs.append(walk(y.grad_fn))
+        leaves.append(y.grad_fn.next_functions[0][0].next_functions[1][0].variable is a)
+    assert graphs[0] == graphs[1]
+    assert leaves == [True, True]
+    assert repr(cnnlab.tensor([1.0], requires_grad=True).mul(2).grad_fn) == \
+        "<MulBackward0 object>"

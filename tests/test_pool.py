@@ -191,7 +191,7 @@ def test_max_pool2d_matches_torch(config):
     options = dict(kernel_size=kernel, stride=stride, padding=padding, dilation=dilation,
                    ceil_mode=ceil_mode, return_indices=True)
     out, indices = run(F.max_pool2d, TF.max_pool2d, x, **options)
-    assert out.grad_fn.name == "MaxPool2DWithIndices"
+    assert out.grad_fn.name() == "MaxPool2DWithIndicesBackward0"
     plain = F.max_pool2d(x, kernel, stride, padding, dilation, ceil_mode)
     np.testing.assert_array_equal(plain.numpy(), out.detach().numpy())
 
@@ -309,7 +309,7 @@ def test_avg_pool2d_matches_torch(config):
     out, _ = run(F.avg_pool2d, TF.avg_pool2d, x, kernel_size=kernel, stride=stride,
                  padding=padding, ceil_mode=ceil_mode, count_include_pad=count_include_pad,
                  divisor_override=divisor)
-    assert out.grad_fn.name == "AvgPool2D"
+    assert out.grad_fn.name() == "AvgPool2DBackward0"
 
 
 def test_avg_pool2d_float32():
@@ -348,7 +348,7 @@ def test_lp_pool2d_matches_torch_on_positive_inputs(norm_type, kernel, stride):
     x = RNG.random((2, 3, 7, 8)) + 0.1
     out, _ = run(F.lp_pool2d, TF.lp_pool2d, x, norm_type=norm_type, kernel_size=kernel,
                  stride=stride)
-    assert out.grad_fn.name == "LpPool2D"
+    assert out.grad_fn.name() == "LpPool2DBackward0"
 
 
 @pytest.mark.parametrize("norm_type", [2, 4])
@@ -604,10 +604,10 @@ ADAPTIVE_SIZES = [((7, 5), (3, 2)), ((7, 5), (7, 5)), ((5, 6), (9, 4)), ((6, 9),
 def test_adaptive_pools_match_torch(size, output_size):
     x = RNG.standard_normal((2, 3) + size)
     out, _ = run(F.adaptive_avg_pool2d, TF.adaptive_avg_pool2d, x, output_size=output_size)
-    assert out.grad_fn.name == "AdaptiveAvgPool2D"
+    assert out.grad_fn.name() == "AdaptiveAvgPool2DBackward0"
     out, _ = run(F.adaptive_max_pool2d, TF.adaptive_max_pool2d, x, output_size=output_size,
                  return_indices=True)
-    assert out.grad_fn.name == "AdaptiveMaxPool2D"
+    assert out.grad_fn.name() == "AdaptiveMaxPool2DBackward0"
     ties = np.round(x)
     ties[0, 0, 0, 0] = np.nan
     run(F.adaptive_max_pool2d, TF.adaptive_max_pool2d, ties, output_size=output_size,
@@ -654,7 +654,7 @@ def test_max_unpool2d_round_trip_matches_torch(size, kernel, stride, padding):
     out = F.max_unpool2d(ours_values, indices.numpy(), kernel, stride, padding, output_size=size)
     expected = TF.max_unpool2d(theirs_values, indices, kernel, stride, padding, output_size=size)
     np.testing.assert_array_equal(out.detach().numpy(), expected.detach().numpy())
-    assert out.grad_fn.name == "MaxUnpool2D"
+    assert out.grad_fn.name() == "MaxUnpool2DBackward0"
     w = weights_like(out.shape)
     out.backward(w)
     expected.backward(torch.tensor(w))

@@ -98,7 +98,10 @@ class enable_grad(_GradMode):
 
 
 class Node:
-    """One recorded operation: its name, its inputs and its backward closure.
+    """One recorded operation (a tensor's ``grad_fn``): its name, its inputs and its
+    backward closure. As in PyTorch, ``name()`` is ``'<Op>Backward0'`` and
+    ``next_functions`` gives, per input, ``(node, 0)``: the input's own Node, an
+    :class:`AccumulateGrad` for a leaf that requires grad, or None.
 
     ``edges`` holds, for each input, where its gradient goes, fixed when the op is
     recorded: the input's own Node (an intermediate tensor), the input itself (a leaf
@@ -112,18 +115,53 @@ class Node:
     ``retained`` a weak reference to it when it called ``retain_grad()``.
     """
 
-    __slots__ = ("name", "inputs", "backward", "edges", "hooks", "retained")
+    __slots__ = ("op", "inputs", "backward", "edges", "hooks", "retained")
 
-    def __init__(self, name, inputs, backward):
-        self.name = name
+    def __init__(self, op, inputs, backward):
+        self.op = op          # the recorded operation, e.g. 'Mul'
         self.inputs = inputs if _state.keep_inputs else None
         self.backward = backward
         self.edges = tuple(_edge(tensor) for tensor in inputs)
         self.hooks = ()
         self.retained = None
 
+    def name(self) -> str:
+        """``'<Op>Backward0'``, as PyTorch names its nodes (``'MulBackward0'``)."""
+        return f"{self.op}Backward0"
+
+    @property
+    def next_functions(self) -> tuple:
+        """``((node, 0), ...)`` per input, where its gradient goes (PyTorch's form)."""
+        return tuple((None if edge is None else AccumulateGrad.of(edge[0])
+                      if type(edge[0]) is not Node else edge[0], 0) for edge in self.edges)
+
     def __repr__(self) -> str:
-        return f"<{self.name}Backward0 object>"
+        return f"<{self.name()} object>"
+
+
+class AccumulateGrad:
+    """The end of a path in ``next_functions``: accumulation into the leaf ``variable``
+    (PyTorch's ``AccumulateGrad``; one per leaf, made when first asked for)."""
+
+    __slots__ = ("variable", "__weakref__")
+    next_functions = ()
+
+    def __init__(self, variable):
+        self.variable = variable
+
+    @classmethod
+    def of(cls, leaf) -> "AccumulateGrad":
+        node = leaf.__dict__.get("_accumulate_grad")
+        if node is None:
+            node = leaf.__dict__["_accumulate_grad"] = cls(leaf)
+        return node
+
+    @staticmethod
+    def name() -> str:
+        return "torch::autograd::AccumulateGrad"
+
+    def __repr__(self) -> str:
+        return "<AccumulateGrad object>"
 
 
 def _edge(tensor):
@@ -372,7 +410,7 @@ def _engine(roots, root_grads, retain_graph: bool, inputs=None, accumulate: bool
             target_key = id(target)
             if target_key in visited:
                 raise RuntimeError(
-                    f"autograd: internal error: {vertex.name}Backward0 produced a gradient "
+                    f"autograd: internal error: {vertex.name()} produced a gradient "
                     f"for a tensor whose backward already ran; the contribution would be "
                     f"lost. Please report this with the code that built the graph.")
             if useful is not None and target_key not in useful:

@@ -373,7 +373,7 @@ class Tensor(InPlaceOps):
 
     # ---------------------------------------------------------------- printing
     def __repr__(self) -> str:
-        name = self._node.name + "Backward0" if self._node is not None else None
+        name = self._node.name() if self._node is not None else None
         return _format.format_tensor(self.array, self.dtype,
                                      (dtypes.float32, dtypes.int64, dtypes.bool_),
                                      grad_fn=name, requires_grad=self.requires_grad)

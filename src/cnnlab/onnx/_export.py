@@ -168,7 +168,7 @@ def _emit(builder, value: Value, names: dict, calls: dict, parameters: dict) -> 
         if call is not None:
             names[current.key] = converter_for(call.module)(builder, call, inputs)
         else:
-            op = OpCall(current.node.name, [v.tensor.array for v in operands],
+            op = OpCall(current.node.op, [v.tensor.array for v in operands],
                         current.tensor.array)
             names[current.key] = convert_op(builder, op, inputs)
         stack.pop()
