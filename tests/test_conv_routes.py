@@ -18,11 +18,15 @@ CASES = {  # name: (x shape, weight shape, stride, padding, groups, expected rou
     "pointwise-1d": ((4, 64, 300), (32, 64, 1), (1,), ((0, 0),), 1, "pointwise"),
     "pointwise-3d": ((2, 32, 8, 10, 12), (16, 32, 1, 1, 1), (1, 1, 1), ((0, 0),) * 3, 1,
                      "pointwise"),
-    "winograd-2d": ((1, 128, 8, 8), (128, 128, 3, 3), (1, 1), ((1, 1),) * 2, 1, "winograd"),
+    "winograd-2d": ((1, 128, 12, 12), (128, 128, 3, 3), (1, 1), ((1, 1),) * 2, 1, "winograd"),
+    "channels-last-2d": ((2, 32, 6, 6), (16, 32, 3, 3), (1, 1), ((1, 1),) * 2, 1,
+                         "channels_last"),
+    "channels-last-3d-strided": ((2, 16, 6, 7, 6), (8, 16, 3, 3, 3), (2, 2, 2),
+                                 ((1, 1), (0, 2), (1, 0)), 1, "channels_last"),
     "im2col-1d": ((4, 16, 200), (8, 16, 5), (2,), ((2, 2),), 1, "im2col"),
     "im2col-3d-wide": ((2, 8, 10, 12, 9), (4, 8, 3, 3, 3), (1, 1, 1), ((1, 1),) * 3, 1,
                        "im2col"),
-    "winograd-shape-but-3d": ((1, 128, 6, 6, 6), (128, 128, 3, 3, 3), (1, 1, 1),
+    "winograd-shape-but-3d": ((1, 128, 10, 10, 10), (128, 128, 3, 3, 3), (1, 1, 1),
                               ((1, 1),) * 3, 1, "im2col"),
 }
 
@@ -45,24 +49,26 @@ def test_route_choice_and_agreement_with_im2col(name):
 
 def test_every_route_has_a_reason_and_a_function():
     names = [name for name, _, reason in conv_kernels.ROUTES if reason]
-    assert names == ["depthwise", "pointwise", "winograd", "im2col"]
+    assert names == ["depthwise", "pointwise", "channels_last", "winograd", "im2col"]
     assert set(conv_kernels.FORWARD) == set(names) | {"small"}
     assert winograd.MIN_CHANNELS == 128
 
 
 def test_small_maps_skip_winograd_and_the_wide_layout():
     """A 3x3 map at 512 channels: Winograd would compute 16 * 9 products where im2col
-    computes 9 * 9, and the wide layout 5 columns a row for 3 outputs."""
+    computes 9 * 9, and the wide layout 5 columns a row for 3 outputs; short rows take
+    the channels-last columns instead. 12x12 maps: Winograd (16 * 49 against 9 * 144)."""
     x = np.ones((2, 512, 3, 3), np.float32)
     w = np.ones((512, 512, 3, 3), np.float32)
     geometry = conv_kernels.conv_geometry(x.shape, w.shape, (1, 1), ((1, 1),) * 2, (1, 1), 1,
                                           "zeros")
+    assert not winograd.applies(geometry, 512, x.dtype)
     route, chosen = conv_kernels.choose_route(geometry, 512, x.dtype, x, w)
-    assert (route, chosen.wide) == ("im2col", False)
-    x = np.ones((2, 256, 6, 6), np.float32)   # 16 * 16 products against 9 * 36: Winograd
-    w = np.ones((256, 256, 3, 3), np.float32)
-    geometry = geometry._replace(input_shape=x.shape, out_shape=(6, 6))
-    assert conv_kernels.choose_route(geometry, 256, x.dtype, x, w)[0] == "winograd"
+    assert (route, chosen.wide) == ("channels_last", False)
+    x = np.ones((2, 128, 12, 12), np.float32)
+    w = np.ones((128, 128, 3, 3), np.float32)
+    geometry = geometry._replace(input_shape=x.shape, out_shape=(12, 12))
+    assert conv_kernels.choose_route(geometry, 128, x.dtype, x, w)[0] == "winograd"
 
 
 GRAD_CASES = {  # name: (x shape, weight shape, stride, padding, dilation, groups, route)
@@ -120,3 +126,20 @@ def test_columns_above_the_keep_limit_are_rebuilt_with_the_same_gradient(monkeyp
     dy = RNG.standard_normal(y.shape)
     np.testing.assert_array_equal(conv_kernels.conv_backward(dy, rebuilt)[1],
                                   conv_kernels.conv_backward(dy, kept)[1])
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+def test_channels_last_weight_gradient_matches_the_general_one(stride, monkeypatch):
+    """The weight gradient from channels-last columns against the (K, N*L) columns,
+    float64, on a route that keeps no columns; and the input gradient on its route."""
+    x = RNG.standard_normal((4, 32, 9, 8))   # beyond the small path, which keeps columns
+    w = RNG.standard_normal((10, 32, 3, 3))
+    y, cache = conv_kernels.conv_forward(x, w, None, (stride, stride), ((1, 1), (2, 0)),
+                                         (1, 1), 1)
+    assert conv_kernels.channels_last_applies(cache.geometry, 10) and cache.cols is None
+    dy = RNG.standard_normal(y.shape)
+    got = conv_kernels.conv_backward(dy, cache)
+    monkeypatch.setattr(conv_kernels, "channels_last_applies", lambda *args: False)
+    general = conv_kernels.conv_backward(dy, cache)
+    for mine, expected in zip(got, general):
+        np.testing.assert_allclose(mine, expected, rtol=1e-10, atol=1e-10)

@@ -71,14 +71,17 @@ def applies(geometry, out_channels: int, dtype) -> bool:
     """Whether :func:`conv3x3_forward` computes the convolution of ``geometry``.
 
     3x3 kernel, stride 1, no dilation, one group, zero padding, float32/float64, at
-    least :data:`MIN_CHANNELS` channels in and out, and an output of at least 2x2.
+    least :data:`MIN_CHANNELS` channels in and out, an output of at least 2x2, and
+    enough outputs per tile (:data:`MAX_TILE_COST`).
     """
     channels = geometry.input_shape[1]
     return (geometry.kernel_size == (3, 3) and geometry.stride == (1, 1)
             and geometry.dilation == (1, 1) and geometry.groups == 1
             and geometry.padding_mode == "zeros" and np.dtype(dtype) in _FLOATS
             and min(channels, out_channels) >= MIN_CHANNELS
-            and min(geometry.out_shape) >= 2)
+            and min(geometry.out_shape) >= 2
+            and 16 * math.prod(tiles(geometry.out_shape))
+            <= MAX_TILE_COST * 9 * math.prod(geometry.out_shape))
 
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
