@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from cnnlab.kernels import conv as conv_kernels
-from cnnlab.kernels import winograd
+from cnnlab.kernels import channels_last, winograd
 
 RNG = np.random.default_rng(7)
 
@@ -85,6 +85,11 @@ GRAD_CASES = {  # name: (x shape, weight shape, stride, padding, dilation, group
     "2d-more-outputs-than-inputs": ((2, 3, 9, 9), (8, 3, 3, 3), (1, 1), ((1, 1),) * 2, (1, 1),
                                     1, "col2im"),
     "2d-stride-2": ((2, 3, 9, 9), (4, 3, 3, 3), (2, 2), ((1, 1),) * 2, (1, 1), 1, "col2im"),
+    "2d-stride-2-short-rows": ((2, 32, 9, 8), (40, 32, 3, 3), (2, 2), ((1, 1),) * 2, (1, 1),
+                               1, "channels_last"),
+    "3d-stride-2-dilated-short-rows": ((2, 16, 7, 6, 9), (8, 16, 3, 2, 3), (2, 1, 2),
+                                       ((1, 0), (0, 1), (2, 2)), (2, 1, 1), 1,
+                                       "channels_last"),
     "2d-padding-beyond-the-kernel": ((2, 3, 6, 6), (4, 3, 3, 3), (1, 1), ((3, 3),) * 2,
                                      (1, 1), 1, "col2im"),
 }
@@ -128,18 +133,24 @@ def test_columns_above_the_keep_limit_are_rebuilt_with_the_same_gradient(monkeyp
                                   conv_kernels.conv_backward(dy, kept)[1])
 
 
+@pytest.mark.parametrize("keep", [True, False], ids=["kept-columns", "rebuilt-columns"])
 @pytest.mark.parametrize("stride", [1, 2])
-def test_channels_last_weight_gradient_matches_the_general_one(stride, monkeypatch):
-    """The weight gradient from channels-last columns against the (K, N*L) columns,
-    float64, on a route that keeps no columns; and the input gradient on its route."""
-    x = RNG.standard_normal((4, 32, 9, 8))   # beyond the small path, which keeps columns
+def test_channels_last_gradients_match_the_general_route(stride, keep, monkeypatch):
+    """Forward, weight and input gradients through the channels-last columns (kept by
+    the forward, or rebuilt by the backward) against the (K, N*L) route, float64."""
+    x = RNG.standard_normal((4, 32, 9, 8))   # beyond the small path
     w = RNG.standard_normal((10, 32, 3, 3))
-    y, cache = conv_kernels.conv_forward(x, w, None, (stride, stride), ((1, 1), (2, 0)),
-                                         (1, 1), 1)
-    assert conv_kernels.channels_last_applies(cache.geometry, 10) and cache.cols is None
+    b = RNG.standard_normal(10)
+    args = ((stride, stride), ((1, 1), (2, 0)), (1, 1), 1)
+    if not keep:
+        monkeypatch.setattr(conv_kernels, "KEEP_COLS_BYTES", 0)
+    y, cache = conv_kernels.conv_forward(x, w, b, *args)
+    assert cache.route == "channels_last" and (cache.cols is not None) == keep
     dy = RNG.standard_normal(y.shape)
     got = conv_kernels.conv_backward(dy, cache)
-    monkeypatch.setattr(conv_kernels, "channels_last_applies", lambda *args: False)
-    general = conv_kernels.conv_backward(dy, cache)
-    for mine, expected in zip(got, general):
+    monkeypatch.setattr(channels_last, "applies", lambda *arguments: False)
+    expected_y, general = conv_kernels.conv_forward(x, w, b, *args)
+    assert general.route == "im2col"
+    np.testing.assert_allclose(y, expected_y, rtol=1e-10, atol=1e-10)
+    for mine, expected in zip(got, conv_kernels.conv_backward(dy, general)):
         np.testing.assert_allclose(mine, expected, rtol=1e-10, atol=1e-10)

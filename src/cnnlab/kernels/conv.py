@@ -32,11 +32,10 @@ from typing import NamedTuple
 
 import numpy as np
 
-from . import buffers, quiet, small, window, winograd
+from . import buffers, channels_last, quiet, small, window, winograd
 from .depthwise import depthwise_backward, depthwise_forward
 from .geometry import ConvGeometry, all_finite, choose_layout, compute_dtype, conv_geometry
-from .im2col import (Scratch, channels_last_cols, cols_for_chunk, from_rows,
-                     input_grad_chunk, rows_of)
+from .im2col import Scratch, cols_for_chunk, from_rows, input_grad_chunk, rows_of
 from ..shapes import transposed_output_size
 
 class ConvCache(NamedTuple):
@@ -46,6 +45,7 @@ class ConvCache(NamedTuple):
     x: np.ndarray             # (N, C, *spatial), in the compute dtype
     weight: np.ndarray        # (O, C/G, *kernel_size), in the compute dtype
     cols: buffers.Kept | None  # (K, N*L) when the forward ran in one chunk, else None
+    route: str = "im2col"      # the forward route; 'channels_last' keeps (N*L, K') columns
 
 
 # ------------------------------------------------------------------ routes
@@ -89,49 +89,11 @@ def forward_pointwise(x, weight, bias, geometry, keep_cols):
 
 
 def forward_channels_last(x, weight, bias, geometry, keep_cols):
-    """Short output rows: the columns laid out ``(N*L, K)``, channels innermost
-    (:func:`cnnlab.kernels.im2col.channels_last_cols`), and one product
-    ``cols @ W'.T`` with ``W'`` the weight as ``(O, *kernel, C)``. No columns kept:
-    the weight gradient rebuilds them the same way."""
-    n, out_channels, dtype = x.shape[0], weight.shape[0], x.dtype
-    w_last = np.moveaxis(weight, 1, -1).reshape(out_channels, -1)
-    column = _bias_column(bias, geometry, dtype)
-    out = np.empty((n, out_channels) + geometry.out_shape, dtype)
-    scratch = Scratch(dtype)
-    for chunk in geometry.chunks(out_channels, dtype.itemsize):
-        cols = channels_last_cols(x[chunk], geometry, scratch)
-        result = scratch.get("result", (cols.shape[0], out_channels))
-        np.matmul(cols, w_last.T, out=result)
-        result = np.moveaxis(result.reshape((-1,) + geometry.out_shape + (out_channels,)),
-                             -1, 1)
-        if column is None:
-            out[chunk] = result
-        else:
-            np.add(result, column, out=out[chunk])
-    scratch.release()
-    return out, None
-
-
-def channels_last_applies(geometry, out_channels) -> bool:
-    """Whether :func:`forward_channels_last` (and the same layout for the weight
-    gradient) serves ``geometry``: one group, zero padding, not 1x1, and output rows
-    of at most :data:`CHANNELS_LAST_MAX_ROW` with at least
-    :data:`CHANNELS_LAST_MIN_CHANNELS` input channels."""
-    return (geometry.groups == 1 and geometry.padding_mode == "zeros"
-            and not geometry.pointwise
-            and geometry.out_shape[-1] <= CHANNELS_LAST_MAX_ROW
-            and geometry.input_shape[1] >= CHANNELS_LAST_MIN_CHANNELS)
-
-
-CHANNELS_LAST_MAX_ROW = 8
-"""Output rows up to this long take the channels-last columns. Measured at batch 128 on
-ResNet-18's layers (columns + product + layout): 3x3 maps at 512 channels 36 against
-49 ms, 6x6 at 256 channels 39 against 45 ms (Winograd), the stride-2 layers to 6x6 and
-3x3 26 and 20 against 35 and 32 ms; 12x12 at 128 channels 54 against 47 ms, 24x24 at 64
-channels 84 against 72 ms (longer rows copy well the usual way)."""
-
-CHANNELS_LAST_MIN_CHANNELS = 16
-"""Fewer channels make the innermost runs of the channels-last copy too short."""
+    """Short output rows: columns ``(N*L, K')`` with the channels innermost, one product
+    (:mod:`cnnlab.kernels.channels_last`); they are kept as :func:`forward_im2col`
+    keeps its own."""
+    return channels_last.forward(x, weight, bias, geometry,
+                                 KEEP_COLS_BYTES if keep_cols else 0)
 
 
 def forward_winograd(x, weight, bias, geometry, keep_cols):
@@ -192,7 +154,7 @@ ROUTES = (
      "one input and one output channel per group: K = k*k, a GEMM would be one row"),
     ("pointwise", lambda g, out_channels, dtype: g.pointwise,
      "1x1, stride 1, no padding: the input already is the column matrix"),
-    ("channels_last", lambda g, out_channels, dtype: channels_last_applies(g, out_channels),
+    ("channels_last", lambda g, out_channels, dtype: channels_last.applies(g, out_channels),
      "output rows of <= 8: columns copied in runs of C channels, not of one short row"),
     ("winograd", lambda g, out_channels, dtype: g.wide and winograd.applies(g, out_channels,
                                                                              dtype),
@@ -265,7 +227,7 @@ def conv_forward(x, weight, bias, stride, padding, dilation, groups, padding_mod
     out, cols = FORWARD[route](x, weight, bias, geometry, keep_cols)
     if route == "small" and cols is not None:
         cols = buffers.Kept(cols)
-    return out, ConvCache(geometry, x, weight, cols)
+    return out, ConvCache(geometry, x, weight, cols, route)
 
 
 # Backward, derived as convolutions (JAX's convolution VJPs), then as im2col.
@@ -301,12 +263,16 @@ def input_grad_route(geometry: ConvGeometry, out_channels: int) -> str:
     32: 0.7-0.85x the time of ``'col2im'``, the general ``W.T @ dY`` then col2im, used
     otherwise. With more outputs than inputs the columns of ``dy`` outgrow those of
     col2im: LeNet's second convolution (6 to 16 channels, 5x5) took 3x as long.
+    ``'channels_last'`` (:func:`cnnlab.kernels.channels_last.input_grad`) otherwise
+    where output rows are short (:func:`cnnlab.kernels.channels_last.applies`).
     """
     if (out_channels <= geometry.input_shape[1] and all(s == 1 for s in geometry.stride)
             and geometry.padding_mode == "zeros"
             and all(max(lo, hi) <= d * (k - 1) for (lo, hi), d, k
                     in zip(geometry.padding, geometry.dilation, geometry.kernel_size))):
         return "forward"
+    if channels_last.applies(geometry, out_channels):
+        return "channels_last"
     return "col2im"
 
 
@@ -338,21 +304,6 @@ def input_grad_by_forward(dy, weight, geometry: ConvGeometry) -> np.ndarray:
     return grad_x
 
 
-def weight_grad_channels_last(dy, x, geometry, out_channels) -> np.ndarray:
-    """The weight gradient from channels-last columns (as :func:`forward_channels_last`
-    builds them): ``dY (O, n*L) @ cols (n*L, K')`` per batch chunk, then the
-    ``(O, *kernel, C)`` result moved to PyTorch's ``(O, C, *kernel)``."""
-    dtype, channels = x.dtype, x.shape[1]
-    grad = np.zeros((out_channels, math.prod(geometry.kernel_size) * channels), dtype)
-    scratch = Scratch(dtype)
-    for chunk in geometry.chunks(out_channels, dtype.itemsize):
-        cols = channels_last_cols(x[chunk], geometry, scratch)
-        grad += np.matmul(dy[chunk].swapaxes(0, 1).reshape(out_channels, -1), cols)
-    scratch.release()
-    grad = grad.reshape((out_channels,) + geometry.kernel_size + (channels,))
-    return np.ascontiguousarray(np.moveaxis(grad, -1, 1))
-
-
 @quiet
 def conv_backward(grad_out, cache: ConvCache, need_input=True, need_weight=True,
                     need_bias=True):
@@ -378,7 +329,7 @@ def conv_backward(grad_out, cache: ConvCache, need_input=True, need_weight=True,
     unless the forward kept them) and their gradient, so at most about twice the
     forward's scratch.
     """
-    geometry, x, weight, cached_cols = cache
+    geometry, x, weight, cached_cols, forward_route = cache
     dtype = x.dtype
     dy = np.asarray(grad_out).astype(dtype, copy=False)
     groups = geometry.groups
@@ -404,13 +355,18 @@ def conv_backward(grad_out, cache: ConvCache, need_input=True, need_weight=True,
             grad_w = grad_w.reshape(weight.shape)
         return grad_x, grad_w, grad_b
 
-    if need_input and input_grad_route(geometry, out_channels) == "forward":
+    dx_route = input_grad_route(geometry, out_channels) if need_input else None
+    if dx_route == "forward":
         grad_x = input_grad_by_forward(dy, weight, geometry)
+        need_input = False
+    elif dx_route == "channels_last":
+        grad_x = channels_last.input_grad(dy, weight, geometry)
         need_input = False
     elif need_input:
         grad_x = np.empty(x.shape, dtype)
-    if need_weight and cached_cols is None and channels_last_applies(geometry, out_channels):
-        grad_w = weight_grad_channels_last(dy, x, geometry, out_channels)
+    if need_weight and forward_route == "channels_last":
+        grad_w = channels_last.weight_grad(dy, x, geometry, out_channels,
+                                           None if cached_cols is None else cached_cols.array)
         need_weight = False
     elif need_weight:
         grad_w = np.zeros(w_groups.shape, dtype)
@@ -495,6 +451,8 @@ def conv_transpose_forward(x, weight, bias, stride, padding, output_padding, gro
         out = np.matmul(w_groups.transpose(0, 2, 1), x_groups).reshape(geometry.input_shape)
     elif input_grad_route(geometry, in_channels) == "forward":
         out = input_grad_by_forward(x, weight, geometry)
+    elif input_grad_route(geometry, in_channels) == "channels_last":
+        out = channels_last.input_grad(x, weight, geometry)
     else:
         out = np.empty(geometry.input_shape, dtype)
         scratch = Scratch(dtype)

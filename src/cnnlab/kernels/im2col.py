@@ -8,7 +8,6 @@ Notation as in :mod:`cnnlab.kernels.conv`.
 
 from __future__ import annotations
 
-import itertools
 import math
 
 import numpy as np
@@ -192,30 +191,6 @@ def cols_for_chunk(x_chunk, geometry, scratch) -> np.ndarray:
         cols = scratch.get("cols", (channels,) + kernel + (n,) + geometry.out_shape)
     im2col(xp, geometry, cols)
     return cols.reshape(channels * math.prod(kernel), n * geometry.locations)
-
-
-def channels_last_cols(x_chunk, geometry, scratch) -> np.ndarray:
-    """The im2col matrix of one batch chunk laid out the other way round: ``(n*L, K)``
-    with rows ``(image, *output position)`` and columns ``(*tap, channel)``.
-
-    The input is first copied, zero-padded, into a channels-last buffer
-    ``(n, *padded, C)``; each tap's window grid is then a copy whose innermost run is
-    ``C`` contiguous values, however short the output rows are (the ``(K, N*L)``
-    layout copies runs of one output row: 3 values on a 3x3 map). Zero padding only.
-    """
-    n, channels = x_chunk.shape[:2]
-    kernel, out_shape = geometry.kernel_size, geometry.out_shape
-    padded = scratch.zeros("padded_last", (n,) + geometry.padded_shape + (channels,))
-    inside = tuple(slice(lo, lo + size) for (lo, _), size in zip(geometry.padding,
-                                                                  x_chunk.shape[2:]))
-    padded[(slice(None),) + inside] = np.moveaxis(x_chunk, 1, -1)
-    cols = scratch.get("cols_last", (n,) + out_shape + kernel + (channels,))
-    every = (slice(None),) * (1 + len(out_shape))
-    for tap in itertools.product(*map(range, kernel)):
-        grid = tuple(slice(t * d, t * d + s * (o - 1) + 1, s) for t, d, s, o
-                     in zip(tap, geometry.dilation, geometry.stride, out_shape))
-        cols[every + tap] = padded[(slice(None),) + grid]
-    return cols.reshape(n * math.prod(out_shape), -1)
 
 
 def rows_of(dy_chunk: np.ndarray, geometry: ConvGeometry, scratch) -> np.ndarray:
