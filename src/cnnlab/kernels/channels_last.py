@@ -34,15 +34,21 @@ ResNet-18's layers (columns + product + layout): 3x3 maps at 512 channels 36 aga
 3x3 26 and 20 against 35 and 32 ms; 12x12 at 128 channels 54 against 47 ms, 24x24 at 64
 channels 84 against 72 ms (longer rows copy well the usual way)."""
 
+MAX_ROW_INPUT_GRAD = 16
+"""For the input gradient of a stride-2 layer (the alternative being col2im's adds in
+runs of one output row) rows up to this long take the channels-last columns: at 64
+channels with 12-value rows (ResNet's 64-to-128 layer) 1.14-1.30x faster at batch 32
+and 128."""
+
 MIN_CHANNELS = 16
 """Fewer channels make the innermost runs of the channels-last copy too short."""
 
 
-def applies(geometry, out_channels: int) -> bool:
-    """One group, zero padding, not 1x1, output rows of at most :data:`MAX_ROW` and at
+def applies(geometry, out_channels: int, max_row: int = MAX_ROW) -> bool:
+    """One group, zero padding, not 1x1, output rows of at most ``max_row`` and at
     least :data:`MIN_CHANNELS` input channels."""
     return (geometry.groups == 1 and geometry.padding_mode == "zeros"
-            and not geometry.pointwise and geometry.out_shape[-1] <= MAX_ROW
+            and not geometry.pointwise and geometry.out_shape[-1] <= max_row
             and geometry.input_shape[1] >= MIN_CHANNELS)
 
 

@@ -264,14 +264,15 @@ def input_grad_route(geometry: ConvGeometry, out_channels: int) -> str:
     otherwise. With more outputs than inputs the columns of ``dy`` outgrow those of
     col2im: LeNet's second convolution (6 to 16 channels, 5x5) took 3x as long.
     ``'channels_last'`` (:func:`cnnlab.kernels.channels_last.input_grad`) otherwise
-    where output rows are short (:func:`cnnlab.kernels.channels_last.applies`).
+    where output rows are short (:func:`cnnlab.kernels.channels_last.applies`, with
+    :data:`~cnnlab.kernels.channels_last.MAX_ROW_INPUT_GRAD`).
     """
     if (out_channels <= geometry.input_shape[1] and all(s == 1 for s in geometry.stride)
             and geometry.padding_mode == "zeros"
             and all(max(lo, hi) <= d * (k - 1) for (lo, hi), d, k
                     in zip(geometry.padding, geometry.dilation, geometry.kernel_size))):
         return "forward"
-    if channels_last.applies(geometry, out_channels):
+    if channels_last.applies(geometry, out_channels, channels_last.MAX_ROW_INPUT_GRAD):
         return "channels_last"
     return "col2im"
 
