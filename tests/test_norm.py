@@ -43,6 +43,22 @@ def backward_both(ours_out, theirs_out, seed=3):
     theirs_out.backward(torch.tensor(dy))
 
 
+def train_steps_match(ours, theirs, shape, grad_seed):
+    """Same weights, same repr and state-dict keys, then three training steps whose
+    outputs and input gradients agree, and the parameters' accumulated gradients."""
+    copy_module(ours, theirs)
+    assert repr(ours) == repr(theirs)
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    for step in range(3):
+        x, tx = pair(shape, seed=step, shift=step)
+        y, ty = ours(x), theirs(tx)
+        close(y, ty)
+        backward_both(y, ty, seed=grad_seed + step)
+        close(x.grad, tx.grad)
+    for p, tp in zip(ours.parameters(), theirs.parameters()):
+        close(p.grad, tp.grad)
+
+
 SHAPES = {"2d-input": (6, 3), "3d-input": (4, 3, 5), "4d-input": (3, 3, 4, 5),
           "5d-input": (2, 3, 2, 3, 4)}
 LAYERS = {2: "BatchNorm1d", 3: "BatchNorm1d", 4: "BatchNorm2d", 5: "BatchNorm3d"}
@@ -58,17 +74,7 @@ LAYERS = {2: "BatchNorm1d", 3: "BatchNorm1d", 4: "BatchNorm2d", 5: "BatchNorm3d"
 def test_batch_norm_module_matches_torch_over_steps(shape, options):
     name = LAYERS[len(shape)]
     ours, theirs = getattr(nn, name)(3, **options), getattr(torch.nn, name)(3, **options)
-    copy_module(ours, theirs)
-    assert repr(ours) == repr(theirs)
-    assert list(ours.state_dict()) == list(theirs.state_dict())
-    for step in range(3):
-        x, tx = pair(shape, seed=step, shift=step)
-        y, ty = ours(x), theirs(tx)
-        close(y, ty)
-        backward_both(y, ty, seed=10 + step)
-        close(x.grad, tx.grad)
-    for (pname, p), (_, tp) in zip(ours.named_parameters(), theirs.named_parameters()):
-        close(p.grad, tp.grad)
+    train_steps_match(ours, theirs, shape, grad_seed=10)
     for (bname, b), (tname, tb) in zip(ours.named_buffers(), theirs.named_buffers()):
         assert bname == tname
         np.testing.assert_allclose(b.numpy(), tb.numpy(), **TOL)
@@ -271,17 +277,7 @@ INSTANCE = {"1d": ("InstanceNorm1d", (3, 4, 5)), "1d-unbatched": ("InstanceNorm1
 def test_instance_norm_matches_torch_over_steps(case, options):
     name, shape = case
     ours, theirs = getattr(nn, name)(4, **options), getattr(torch.nn, name)(4, **options)
-    copy_module(ours, theirs)
-    assert repr(ours) == repr(theirs)
-    assert list(ours.state_dict()) == list(theirs.state_dict())
-    for step in range(3):
-        x, tx = pair(shape, seed=step, shift=step)
-        y, ty = ours(x), theirs(tx)
-        close(y, ty)
-        backward_both(y, ty, seed=step)
-        close(x.grad, tx.grad)
-    for p, tp in zip(ours.parameters(), theirs.parameters()):
-        close(p.grad, tp.grad)
+    train_steps_match(ours, theirs, shape, grad_seed=0)
     for (bname, b), (_, tb) in zip(ours.named_buffers(), theirs.named_buffers()):
         np.testing.assert_allclose(b.numpy(), tb.numpy(), **TOL)
     ours.eval(), theirs.eval()

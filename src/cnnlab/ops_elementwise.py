@@ -204,25 +204,27 @@ def clamp(a, min=None, max=None):
 clip = clamp
 
 
+def _extremum(name, a, b, pick, beaten):
+    """``pick(x, y)`` elementwise; each input's gradient where it is not ``beaten`` by
+    the other, halved on ties (PyTorch's rule). "Not beaten" rather than "wins": where
+    either is NaN both get the whole gradient, as in PyTorch (its mask only removes the
+    strictly beaten operand)."""
+    (a, b), dtype = _operands(name.lower(), a, b)
+    x, y = _cast(a, dtype), _cast(b, dtype)
+    out = pick(x, y)
+    share = np.where(x == y, 0.5, 1.0)
+    return record(name, out, (a, b),
+                  lambda g: (g * share * ~beaten(x, y), g * share * ~beaten(y, x)))
+
+
 def maximum(a, b):
     """Elementwise maximum; on ties each input gets half the gradient (PyTorch's rule)."""
-    (a, b), dtype = _operands("maximum", a, b)
-    x, y = _cast(a, dtype), _cast(b, dtype)
-    out = np.maximum(x, y)
-    share = np.where(x == y, 0.5, 1.0)
-    # "not smaller" rather than ">=": where either is NaN both get the whole gradient,
-    # as in PyTorch (its mask only removes the strictly smaller operand).
-    return record("Maximum", out, (a, b),
-                  lambda g: (g * share * ~(x < y), g * share * ~(y < x)))
+    return _extremum("Maximum", a, b, np.maximum, np.less)
 
 
 def minimum(a, b):
-    (a, b), dtype = _operands("minimum", a, b)
-    x, y = _cast(a, dtype), _cast(b, dtype)
-    out = np.minimum(x, y)
-    share = np.where(x == y, 0.5, 1.0)
-    return record("Minimum", out, (a, b),
-                  lambda g: (g * share * ~(x > y), g * share * ~(y > x)))
+    """Elementwise minimum; on ties each input gets half the gradient (PyTorch's rule)."""
+    return _extremum("Minimum", a, b, np.minimum, np.greater)
 
 
 def where(condition, a, b):

@@ -246,20 +246,24 @@ def amin(a, dim=None, keepdim=False):
     return _amax("amin", a, dim, keepdim, np.min)
 
 
+def _arg_extremum(name, a, dim, keepdim, flat_arg, reduce):
+    """Index of the extremum: over the flattened tensor (``flat_arg``, NaN first) when
+    ``dim`` is None, else the ``indices`` of ``reduce`` (:func:`max` / :func:`min`)."""
+    a = as_tensor(a, name)
+    if dim is None:
+        return Tensor._wrap(np.asarray(_nan_first(flat_arg)(a.array.reshape(-1), 0, False),
+                                       np.int64))
+    return reduce(a, dim, keepdim).indices
+
+
 @_axis_alias
 def argmax(a, dim=None, keepdim=False):
-    a = as_tensor(a, "argmax")
-    if dim is None:
-        return Tensor._wrap(np.asarray(_nan_first(np.argmax)(a.array.reshape(-1), 0, False), np.int64))
-    return max(a, dim, keepdim).indices
+    return _arg_extremum("argmax", a, dim, keepdim, np.argmax, max)
 
 
 @_axis_alias
 def argmin(a, dim=None, keepdim=False):
-    a = as_tensor(a, "argmin")
-    if dim is None:
-        return Tensor._wrap(np.asarray(_nan_first(np.argmin)(a.array.reshape(-1), 0, False), np.int64))
-    return min(a, dim, keepdim).indices
+    return _arg_extremum("argmin", a, dim, keepdim, np.argmin, min)
 
 
 def _logical_reduction(name, reduce, a, dim, keepdim):

@@ -272,11 +272,15 @@ def _channel_norm(function, name, input, running_mean, running_var, weight, bias
     return _record(name, out, input, weight, bias, grad_input, x_hat, x3.shape, (0, 2))
 
 
+def _float64(tensor):
+    """A (C,) parameter or statistic as the float64 array the batch-norm kernel takes."""
+    return None if tensor is None else tensor.array.astype(np.float64)
+
+
 def _batch_norm_training(input, x3, running_mean, running_var, weight, bias, momentum, eps):
     """Batch norm with the batch's statistics: :mod:`cnnlab.kernels.batchnorm`'s fused
     passes (the general path above makes about eight full-size passes each way)."""
-    w = None if weight is None else weight.array.astype(np.float64)
-    b = None if bias is None else bias.array.astype(np.float64)
+    w, b = _float64(weight), _float64(bias)
     y, mean, inv_std, var, exact = batchnorm_kernels.forward(x3, w, b, eps)
     count = x3.shape[0] * x3.shape[2]
     _update_running_stats("batch_norm", running_mean, running_var, mean, var, count,
@@ -286,10 +290,9 @@ def _batch_norm_training(input, x3, running_mean, running_var, weight, bias, mom
 
 def _batch_norm_eval(input, x3, running_mean, running_var, weight, bias, eps):
     """Batch norm with the running statistics (constants: ``dx = dy * weight * inv_std``)."""
-    w = None if weight is None else weight.array.astype(np.float64)
-    b = None if bias is None else bias.array.astype(np.float64)
-    mean = running_mean.array.astype(np.float64)
-    inv_std = 1.0 / np.sqrt(running_var.array.astype(np.float64) + eps)
+    w, b = _float64(weight), _float64(bias)
+    mean = _float64(running_mean)
+    inv_std = 1.0 / np.sqrt(_float64(running_var) + eps)
     y = batchnorm_kernels.normalize(x3, mean, inv_std, w, b)
     return _record_batch_norm(input, x3, y, weight, bias, w, mean, inv_std, True, False)
 

@@ -59,6 +59,15 @@ def _blocks(x: np.ndarray) -> list:
     return [(slice(i, i + step), slice(None)) for i in range(0, n, step)]
 
 
+def _temporaries(x: np.ndarray, blocks: list):
+    """``(block of x, a temporary of its shape)`` per block: one buffer, reused block
+    after block (the first block is the largest)."""
+    buffer = np.empty(x[blocks[0]].size if blocks else 0, x.dtype)
+    for block in blocks:
+        part = x[block]
+        yield block, part, buffer[:part.size].reshape(part.shape)
+
+
 def _over_images(work, *arrays) -> list:
     """``work(*parts)`` for each thread's share of the images (axis 0) of ``arrays``;
     the list of results, in order."""
@@ -84,8 +93,8 @@ def _centered_sum(x, mean_x, other=None):
     block by block, accumulated in float64."""
     def work(x, *other):
         total = np.zeros(x.shape[1])
-        for images, chans in _blocks(x):
-            d = x[images, chans] - mean_x[chans, None]
+        for (images, chans), part, d in _temporaries(x, _blocks(x)):
+            np.subtract(part, mean_x[chans, None], out=d)
             o = d if not other else other[0][images, chans]
             total[chans] += np.einsum("ncl,ncl->c", d, o, dtype=_accumulator(d.dtype))
         return total
@@ -202,13 +211,13 @@ def backward(dy: np.ndarray, x: np.ndarray, mean, inv_std, weight, exact: bool,
         dx = np.empty_like(x)
 
         def work(x, dy, dx):
-            for images, chans in _blocks(x):
+            for (images, chans), part, term in _temporaries(x, _blocks(x)):
                 out = dx[images, chans]
                 if exact:
-                    term = np.subtract(x[images, chans], centre[chans])
+                    np.subtract(part, centre[chans], out=term)
                     term *= along[chans]
                 else:
-                    term = np.multiply(x[images, chans], along[chans])
+                    np.multiply(part, along[chans], out=term)
                 np.multiply(dy[images, chans], scale[chans], out=out)
                 out += term
                 out += offset[chans]

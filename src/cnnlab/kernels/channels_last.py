@@ -88,15 +88,14 @@ def _weight_last(weight) -> np.ndarray:
     return np.moveaxis(weight, 1, -1).reshape(weight.shape[0], -1)
 
 
-def forward(x, weight, bias, geometry, keep_bytes: int):
-    """The convolution of ``geometry`` (a route of :data:`cnnlab.kernels.conv.ROUTES`),
-    and the columns for :func:`weight_grad` (a :class:`~cnnlab.kernels.buffers.Lent`)
-    when the batch ran in one chunk and they are at most ``keep_bytes``, else None."""
+def forward(x, weight, column, geometry, keep_bytes: int):
+    """The convolution of ``geometry`` (a route of :data:`cnnlab.kernels.conv.ROUTES`;
+    ``column`` is the bias shaped ``(1, O, 1, ...)``, or None), and the columns for
+    :func:`weight_grad` (a :class:`~cnnlab.kernels.buffers.Lent`) when the batch ran in
+    one chunk and they are at most ``keep_bytes``, else None."""
     n, out_channels, dtype = x.shape[0], weight.shape[0], x.dtype
     w_last = _weight_last(weight)
     out = np.empty((n, out_channels) + geometry.out_shape, dtype)
-    column = None if bias is None else bias.astype(dtype, copy=False).reshape(
-        (1, -1) + (1,) * len(geometry.out_shape))
     scratch = Scratch(dtype)
     chunks = geometry.chunks(out_channels, dtype.itemsize)
     for chunk in chunks:

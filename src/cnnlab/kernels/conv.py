@@ -92,7 +92,7 @@ def forward_channels_last(x, weight, bias, geometry, keep_cols):
     """Short output rows: columns ``(N*L, K')`` with the channels innermost, one product
     (:mod:`cnnlab.kernels.channels_last`); they are kept as :func:`forward_im2col`
     keeps its own."""
-    return channels_last.forward(x, weight, bias, geometry,
+    return channels_last.forward(x, weight, _bias_column(bias, geometry, x.dtype), geometry,
                                  KEEP_COLS_BYTES if keep_cols else 0)
 
 
@@ -450,9 +450,9 @@ def conv_transpose_forward(x, weight, bias, stride, padding, output_padding, gro
         w_groups = weight.reshape(groups, in_channels // groups, -1)
         x_groups = x.reshape(n, groups, in_channels // groups, -1)
         out = np.matmul(w_groups.transpose(0, 2, 1), x_groups).reshape(geometry.input_shape)
-    elif input_grad_route(geometry, in_channels) == "forward":
+    elif (route := input_grad_route(geometry, in_channels)) == "forward":
         out = input_grad_by_forward(x, weight, geometry)
-    elif input_grad_route(geometry, in_channels) == "channels_last":
+    elif route == "channels_last":
         out = channels_last.input_grad(x, weight, geometry)
     else:
         out = np.empty(geometry.input_shape, dtype)

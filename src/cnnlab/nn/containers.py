@@ -159,7 +159,41 @@ class ModuleList(Module):
         return ModuleList(list(self) + list(other))
 
 
-class ModuleDict(Module):
+class _ByName:
+    """The read side of a dict, over one of a module's own registries (``_modules``
+    or ``_parameters``, named by ``_registry``): what ModuleDict and ParameterDict share."""
+
+    _registry = "_modules"
+
+    def _entries(self) -> dict:
+        return self.__dict__[self._registry]
+
+    def __getitem__(self, key):
+        return self._entries()[key]
+
+    def __delitem__(self, key):
+        del self._entries()[key]
+
+    def __len__(self):
+        return len(self._entries())
+
+    def __iter__(self):
+        return iter(self._entries())
+
+    def __contains__(self, key):
+        return key in self._entries()
+
+    def keys(self):
+        return self._entries().keys()
+
+    def values(self):
+        return self._entries().values()
+
+    def items(self):
+        return self._entries().items()
+
+
+class ModuleDict(_ByName, Module):
     """Modules by name, registered so their parameters are found; a dict's methods.
 
     Examples
@@ -175,32 +209,8 @@ class ModuleDict(Module):
         if modules is not None:
             self.update(modules)
 
-    def __getitem__(self, key):
-        return self._modules[key]
-
     def __setitem__(self, key, module):
         self.add_module(key, module)
-
-    def __delitem__(self, key):
-        del self._modules[key]
-
-    def __len__(self):
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules)
-
-    def __contains__(self, key):
-        return key in self._modules
-
-    def keys(self):
-        return self._modules.keys()
-
-    def values(self):
-        return self._modules.values()
-
-    def items(self):
-        return self._modules.items()
 
     def pop(self, key):
         module = self[key]
@@ -273,41 +283,19 @@ class ParameterList(Module):
                          for name, param in self._parameters.items())
 
 
-class ParameterDict(Module):
+class ParameterDict(_ByName, Module):
     """Parameters by name (tensors are wrapped in :class:`Parameter`)."""
+
+    _registry = "_parameters"
 
     def __init__(self, parameters=None):
         super().__init__()
         if parameters is not None:
             self.update(parameters)
 
-    def __getitem__(self, key):
-        return self._parameters[key]
-
     def __setitem__(self, key, value):
         self.register_parameter(key, value if isinstance(value, Parameter)
                                 else Parameter(value))
-
-    def __delitem__(self, key):
-        del self._parameters[key]
-
-    def __len__(self):
-        return len(self._parameters)
-
-    def __iter__(self):
-        return iter(self._parameters)
-
-    def __contains__(self, key):
-        return key in self._parameters
-
-    def keys(self):
-        return self._parameters.keys()
-
-    def values(self):
-        return self._parameters.values()
-
-    def items(self):
-        return self._parameters.items()
 
     def update(self, parameters):
         pairs = parameters.items() if isinstance(parameters, Mapping) else parameters

@@ -338,43 +338,10 @@ class _LazyNormMixin(LazyModuleMixin):
         self.reset_parameters()
 
 
-class LazyBatchNorm1d(_LazyNormMixin, BatchNorm1d):
-    """``BatchNorm1d`` whose ``num_features`` is the channel count of the first input."""
-
-    cls_to_become = BatchNorm1d
-
-    def __init__(self, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True,
-                 device=None, dtype=None, *, bias=True):
-        self._build_lazy(BatchNorm1d, 0, eps, momentum, affine, track_running_stats, device,
-                         dtype, bias=bias)
-
-
-class LazyBatchNorm2d(_LazyNormMixin, BatchNorm2d):
-    """``BatchNorm2d`` whose ``num_features`` is the channel count of the first input."""
-
-    cls_to_become = BatchNorm2d
-
-    def __init__(self, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True,
-                 device=None, dtype=None, *, bias=True):
-        self._build_lazy(BatchNorm2d, 0, eps, momentum, affine, track_running_stats, device,
-                         dtype, bias=bias)
-
-
-class LazyBatchNorm3d(_LazyNormMixin, BatchNorm3d):
-    """``BatchNorm3d`` whose ``num_features`` is the channel count of the first input."""
-
-    cls_to_become = BatchNorm3d
-
-    def __init__(self, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True,
-                 device=None, dtype=None, *, bias=True):
-        self._build_lazy(BatchNorm3d, 0, eps, momentum, affine, track_running_stats, device,
-                         dtype, bias=bias)
-
-
-class _LazyInstanceNorm(_LazyNormMixin):
-    """``InstanceNormNd`` arguments without ``num_features``; the defaults are PyTorch's
-    for the lazy ones, ``affine=True, track_running_stats=True`` (the eager layers' are
-    False)."""
+class _LazyNorm(_LazyNormMixin):
+    """``BatchNormNd`` / ``InstanceNormNd`` arguments without ``num_features``, for the
+    layer ``cls_to_become``; the defaults are PyTorch's for the lazy ones,
+    ``affine=True, track_running_stats=True`` (the eager instance norms' are False)."""
 
     def __init__(self, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True,
                  device=None, dtype=None, *, bias=True):
@@ -382,19 +349,37 @@ class _LazyInstanceNorm(_LazyNormMixin):
                          device, dtype, bias=bias)
 
 
-class LazyInstanceNorm1d(_LazyInstanceNorm, InstanceNorm1d):
+class LazyBatchNorm1d(_LazyNorm, BatchNorm1d):
+    """``BatchNorm1d`` whose ``num_features`` is the channel count of the first input."""
+
+    cls_to_become = BatchNorm1d
+
+
+class LazyBatchNorm2d(_LazyNorm, BatchNorm2d):
+    """``BatchNorm2d`` whose ``num_features`` is the channel count of the first input."""
+
+    cls_to_become = BatchNorm2d
+
+
+class LazyBatchNorm3d(_LazyNorm, BatchNorm3d):
+    """``BatchNorm3d`` whose ``num_features`` is the channel count of the first input."""
+
+    cls_to_become = BatchNorm3d
+
+
+class LazyInstanceNorm1d(_LazyNorm, InstanceNorm1d):
     """``InstanceNorm1d`` whose ``num_features`` is the channel count of the first input."""
 
     cls_to_become = InstanceNorm1d
 
 
-class LazyInstanceNorm2d(_LazyInstanceNorm, InstanceNorm2d):
+class LazyInstanceNorm2d(_LazyNorm, InstanceNorm2d):
     """``InstanceNorm2d`` whose ``num_features`` is the channel count of the first input."""
 
     cls_to_become = InstanceNorm2d
 
 
-class LazyInstanceNorm3d(_LazyInstanceNorm, InstanceNorm3d):
+class LazyInstanceNorm3d(_LazyNorm, InstanceNorm3d):
     """``InstanceNorm3d`` whose ``num_features`` is the channel count of the first input."""
 
     cls_to_become = InstanceNorm3d
