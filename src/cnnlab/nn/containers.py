@@ -20,7 +20,23 @@ def _index(index, length, owner):
     return index % length
 
 
-class Sequential(Module):
+class _Numbered:
+    """Submodules registered as ``'0'``, ``'1'``, ...: what Sequential and ModuleList
+    share (length, iteration over the modules, renumbering after a deletion)."""
+
+    def _renumber(self, modules):
+        self._modules.clear()
+        for position, module in enumerate(modules):
+            self._modules[str(position)] = module
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules.values())
+
+
+class Sequential(_Numbered, Module):
     """Modules applied one after another; index, slice, iterate and ``len()`` like a list.
 
     ``Sequential(a, b)`` names the modules ``'0'``, ``'1'``; ``Sequential(OrderedDict(...))``
@@ -59,17 +75,6 @@ class Sequential(Module):
         # renumber, as PyTorch does
         self._renumber(list(self._modules.values()))
 
-    def _renumber(self, modules):
-        self._modules.clear()
-        for position, module in enumerate(modules):
-            self._modules[str(position)] = module
-
-    def __len__(self):
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules.values())
-
     def __add__(self, other):
         if not isinstance(other, Sequential):
             raise ValueError(f"Sequential: add operator supports only objects of Sequential "
@@ -104,7 +109,7 @@ class Sequential(Module):
         return module
 
 
-class ModuleList(Module):
+class ModuleList(_Numbered, Module):
     """A list of modules, registered so their parameters are found (no ``forward``)."""
 
     def __init__(self, modules=()):
@@ -145,15 +150,7 @@ class ModuleList(Module):
             del modules[index]
         else:
             del modules[_index(index, len(modules), "ModuleList")]
-        self._modules.clear()
-        for position, module in enumerate(modules):
-            self._modules[str(position)] = module
-
-    def __len__(self):
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules.values())
+        self._renumber(modules)
 
     def __add__(self, other):
         return ModuleList(list(self) + list(other))
