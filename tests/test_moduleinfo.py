@@ -24,13 +24,20 @@ from opinfo_support import (TOLERANCES, Untranslatable, assert_same_value, trans
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning", "ignore::RuntimeWarning")
 
-# ModuleInfo class names with a cnnlab.nn twin of the same name. Not listed: 1-D and
-# 3-D windows, recurrent and attention modules, and other modules cnnlab does not have.
+# ModuleInfo class names with a cnnlab.nn twin of the same name. Not listed: recurrent
+# and attention modules, and other modules cnnlab does not have.
 MODULES = ("AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "AvgPool2d", "BatchNorm1d",
            "BatchNorm2d", "BatchNorm3d", "Conv2d", "ConvTranspose2d", "LazyConv2d",
            "LazyConvTranspose2d", "Linear", "LPPool2d", "MaxPool2d", "MSELoss", "NLLLoss",
            "CrossEntropyLoss", "ELU", "GELU", "GroupNorm", "LayerNorm", "ReLU",
-           "LeakyReLU", "ReLU6", "Sigmoid", "SiLU", "Softmax", "LogSoftmax", "Tanh")
+           "LeakyReLU", "ReLU6", "Sigmoid", "SiLU", "Softmax", "LogSoftmax", "Tanh",
+           # 1-D and 3-D windows, instance norm and the other activations
+           "AdaptiveAvgPool1d", "AdaptiveAvgPool3d", "AdaptiveMaxPool1d", "AdaptiveMaxPool3d",
+           "AvgPool1d", "AvgPool3d", "MaxPool1d", "MaxPool3d", "LPPool1d", "LPPool3d",
+           "Conv1d", "Conv3d", "ConvTranspose1d", "ConvTranspose3d", "LazyConv1d",
+           "LazyConv3d", "LazyConvTranspose1d", "LazyConvTranspose3d", "InstanceNorm1d",
+           "InstanceNorm2d", "InstanceNorm3d", "Hardswish", "Hardtanh", "LogSigmoid", "Mish",
+           "PReLU", "Softmax2d", "Softplus")
 
 # (module, dtype, training, input description) -> (owner, reason); strict xfails.
 KNOWN_DIVERGENCES = {}
@@ -38,9 +45,10 @@ KNOWN_DIVERGENCES = {}
 # Inputs where cnnlab deliberately differs (README, 'Beyond PyTorch'): (module, input
 # description) -> reason. The test checks cnnlab's result is finite there.
 BEYOND_PYTORCH = {
-    ("LPPool2d", "(1.5, 2) {} -> norm"):
-        "lp_pool2d on negative inputs: PyTorch gives NaN for p = 1.5, cnnlab "
-        "(sum |x|^p)^(1/p)",
+    (name, "(1.5, 2) {} -> norm"):
+        f"{name} on negative inputs: PyTorch gives NaN for p = 1.5, cnnlab "
+        "(sum |x|^p)^(1/p)"
+    for name in ("LPPool1d", "LPPool2d", "LPPool3d")
 }
 
 MODULE_INFOS = {info.module_cls.__name__: info for info in module_db

@@ -123,6 +123,22 @@ OPS = {
     "nn.functional.interpolate.trilinear": F.interpolate,
     "nn.functional.upsample_bilinear": F.upsample_bilinear,
     "nn.functional.upsample_nearest": F.upsample_nearest,
+    # 1-D and 3-D pooling, activations and norms beyond the 2-D core
+    "nn.functional.max_pool1d": F.max_pool1d, "nn.functional.max_pool3d": F.max_pool3d,
+    "nn.functional.avg_pool1d": F.avg_pool1d, "nn.functional.avg_pool3d": F.avg_pool3d,
+    "nn.functional.adaptive_avg_pool1d": F.adaptive_avg_pool1d,
+    "nn.functional.adaptive_avg_pool3d": F.adaptive_avg_pool3d,
+    "nn.functional.adaptive_max_pool1d": F.adaptive_max_pool1d,
+    "nn.functional.adaptive_max_pool3d": F.adaptive_max_pool3d,
+    "nn.functional.max_unpool1d": F.max_unpool1d, "nn.functional.max_unpool1d.grad": F.max_unpool1d,
+    "nn.functional.max_unpool3d": F.max_unpool3d, "nn.functional.max_unpool3d.grad": F.max_unpool3d,
+    "nn.functional.hardsigmoid": F.hardsigmoid, "nn.functional.hardswish": F.hardswish,
+    "nn.functional.hardtanh": F.hardtanh, "nn.functional.logsigmoid": F.logsigmoid,
+    "nn.functional.mish": F.mish, "nn.functional.softplus": F.softplus,
+    "nn.functional.prelu": F.prelu, "nn.functional.instance_norm": F.instance_norm,
+    # Tensor methods
+    "narrow": method("narrow"), "select": method("select"), "item": method("item"),
+    "zero_": lambda x: x.clone().zero_(),   # as PyTorch's OpInfo: on a copy
 }
 
 # Samples per op and dtype: all of PyTorch's, up to this many, evenly spaced (only
@@ -160,7 +176,11 @@ KNOWN_DIVERGENCES = {
 _NUMBERS = ("cnnlab's ops take Python numbers as operands (cnnlab.ops docstring: "
             "'Operands may be Tensors, NumPy arrays or Python numbers'); PyTorch's "
             "functions want a tensor")
+_BIG_PADDING = ("pools take padding above kernel_size // 2 while every window still "
+                "overlaps the input (max_pool docstring, 'Beyond PyTorch')")
 BEYOND_PYTORCH = {
+    ("nn.functional.max_pool1d", "T[0, 1, 49]:float32, kernel_size=3, dilation=2, stride=1, "
+     "padding=3, return_indices=True"): _BIG_PADDING,
     **{(name, "T[3]:int64, 2"): _NUMBERS for name in ("maximum", "minimum")},
     **{(name, "2, T[3]:int64"): _NUMBERS for name in ("max.binary", "min.binary")},
 }

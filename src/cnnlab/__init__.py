@@ -23,10 +23,10 @@ _install_methods()
 from .ops import (abs, add, all, allclose, amax, amin, any, argmax, argmin, cat,  # noqa: E402
                   chunk, clamp, clip, cos, cumsum, div, eq, equal, exp, flatten, flip,
                   ge, gt, isfinite, isnan, le, log, log_softmax, lt, masked_fill, matmul,
-                  max, maximum, mean, min, minimum, mul, ne, neg, norm, numel, permute,
-                  pow, relu, reshape, sigmoid, sign, sin, softmax, split, sqrt, square,
-                  squeeze, stack, std, sub, sum, tanh, transpose, unbind, unsqueeze,
-                  var, where)
+                  max, maximum, mean, min, minimum, mul, narrow, ne, neg, norm, numel,
+                  permute, pow, relu, reshape, select, sigmoid, sign, sin, softmax, split,
+                  sqrt, square, squeeze, stack, std, sub, sum, tanh, transpose, unbind,
+                  unsqueeze, var, where)
 from .ops import argsort, prod, sort, topk  # noqa: E402
 
 float16 = half = _dtypes.float16

@@ -210,10 +210,14 @@ def getitem(a: Tensor, index) -> Tensor:
 
 
 def narrow(a, dim, start, length) -> Tensor:
-    """``a`` restricted to ``start:start + length`` along ``dim``: a view."""
+    """``a`` restricted to ``start:start + length`` along ``dim``: a view.
+
+    ``start`` may be an int or, as in PyTorch, a 0-d integer tensor."""
     a = as_tensor(a, "narrow")
     axis = a._dim(dim, "narrow")
     size = a.array.shape[axis]
+    if isinstance(start, Tensor) and start.ndim == 0 and start.array.dtype.kind in "iu":
+        start = int(start.array)
     for name, value in (("start", start), ("length", length)):
         if isinstance(value, bool) or not isinstance(value, numbers.Integral):
             raise TypeError(f"narrow: {name} must be an int, got {value!r}")

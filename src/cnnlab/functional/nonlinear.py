@@ -259,8 +259,8 @@ def prelu(input, weight):
     input = float_input(input, "prelu")
     weight = as_tensor(weight, "prelu", "weight")
     x, w = input.array, weight.array
-    if w.ndim != 1:
-        raise ValueError(f"prelu: weight must be 1-D, got shape {tuple(w.shape)}")
+    if w.ndim > 1:
+        raise ValueError(f"prelu: weight must be 0-D or 1-D, got shape {tuple(w.shape)}")
     channel_axis = 1
     channels = x.shape[1] if x.ndim >= 2 else 1
     if w.size not in (1, channels):
@@ -279,7 +279,7 @@ def prelu(input, weight):
         if weight.requires_grad:
             contribution = np.where(positive, 0, g * x)
             if w.size == 1:
-                grad_w = contribution.sum().reshape(1)
+                grad_w = contribution.sum().reshape(w.shape)
             else:
                 axes = tuple(a for a in range(x.ndim) if a != channel_axis)
                 grad_w = contribution.sum(axis=axes)

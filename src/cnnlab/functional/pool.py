@@ -53,6 +53,11 @@ def pool_input(input, function: str, spatial: int, name: str = "input"):
 def _window_args(function: str, spatial: int, x: Tensor, kernel_size, stride, padding,
                  dilation, ceil_mode):
     """``(kernel, stride, padding, dilation, ceil_mode)`` normalised and checked."""
+    if 0 in x.array.shape[1:]:
+        # PyTorch refuses these too ("optional 0 dim batch size"): a window needs input
+        raise ValueError(f"{function}: input of shape {tuple(x.array.shape)} (batched) has "
+                         "a zero-size dimension other than the batch; the channels and "
+                         f"the {spatial} spatial sizes must be positive")
     kernel = int_tuple(kernel_size, spatial, "kernel_size", function)
     stride = pool_stride(stride, kernel, function)
     dilation = int_tuple(dilation, spatial, "dilation", function)

@@ -88,9 +88,9 @@ def _weight_last(weight) -> np.ndarray:
     return np.moveaxis(weight, 1, -1).reshape(weight.shape[0], -1)
 
 
-def forward(x, weight, column, geometry, keep_bytes: int):
+def forward(x, weight, bias, geometry, keep_bytes: int):
     """The convolution of ``geometry`` (a route of :data:`cnnlab.kernels.conv.ROUTES`;
-    ``column`` is the bias shaped ``(1, O, 1, ...)``, or None), and the columns for
+    ``bias`` of shape ``(O,)`` in ``x``'s dtype, or None), and the columns for
     :func:`weight_grad` (a :class:`~cnnlab.kernels.buffers.Lent`) when the batch ran in
     one chunk and they are at most ``keep_bytes``, else None."""
     n, out_channels, dtype = x.shape[0], weight.shape[0], x.dtype
@@ -102,12 +102,10 @@ def forward(x, weight, column, geometry, keep_bytes: int):
         cols = columns(x[chunk], geometry, scratch)
         result = scratch.get("result", (cols.shape[0], out_channels))
         np.matmul(cols, w_last.T, out=result)
-        result = np.moveaxis(result.reshape((-1,) + geometry.out_shape + (out_channels,)),
-                             -1, 1)
-        if column is None:
-            out[chunk] = result
-        else:
-            np.add(result, column, out=out[chunk])
+        if bias is not None:  # on the contiguous product: faster than in the layout copy
+            result += bias
+        out[chunk] = np.moveaxis(result.reshape((-1,) + geometry.out_shape + (out_channels,)),
+                                 -1, 1)
     kept = None
     if len(chunks) == 1 and cols.nbytes <= keep_bytes:
         kept = buffers.Lent(cols)
