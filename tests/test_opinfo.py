@@ -45,8 +45,9 @@ def reflected(function):
 
 
 # torch OpInfo name (".variant" appended) -> the cnnlab callable taking the same arguments.
-# Not listed: ops cnnlab does not have (1-D/3-D pooling, linalg, fft, ...), random ops
-# (dropout, rand_like), in-place and out= variants.
+# Not listed: ops cnnlab does not have (linalg, fft, ...), random ops (dropout,
+# rand_like, randn), in-place and out= variants, and Tensor.to (every sample passes a
+# memory_format, which cnnlab does not have).
 OPS = {
     # elementwise
     "abs": cnnlab.abs, "add": cnnlab.add, "sub": cnnlab.sub, "mul": cnnlab.mul,
