@@ -295,3 +295,54 @@ def test_instance_norm_errors():
         F.instance_norm(cnnlab.randn(2, 3, 1))
     with pytest.raises(ValueError, match=r"match num_features \(3\), but got: 4"):
         nn.InstanceNorm1d(3, affine=True)(cnnlab.randn(2, 4, 5))
+
+
+# ------------------------------------------------------------- parameter dtypes
+
+_NORMS = {   # p(): a fresh parameter of ones (running statistics are updated in place)
+    "batch_norm train": (lambda lib, x, p: lib.nn.functional.batch_norm(
+        x, p() * 0, p(), p(), p(), training=True), (2, 4, 3, 3)),
+    "batch_norm eval": (lambda lib, x, p: lib.nn.functional.batch_norm(x, p() * 0, p()),
+                        (2, 4, 3)),
+    "batch_norm weight only": (lambda lib, x, p: lib.nn.functional.batch_norm(
+        x, None, None, p(), training=True), (2, 4, 3)),
+    "instance_norm": (lambda lib, x, p: lib.nn.functional.instance_norm(
+        x, weight=p(), bias=p()), (2, 4, 3)),
+    "group_norm": (lambda lib, x, p: lib.nn.functional.group_norm(x, 2, p(), p()),
+                   (2, 4, 3)),
+    "layer_norm": (lambda lib, x, p: lib.nn.functional.layer_norm(x, (4, 3), None, p()),
+                   (2, 4, 3)),
+}
+
+
+@pytest.mark.parametrize("norm", sorted(_NORMS))
+@pytest.mark.parametrize("input_dtype,parameter_dtype", [
+    ("float32", "float32"), ("float32", "float64"), ("float64", "float32"),
+    ("float16", "float32"), ("float16", "float16"), ("float16", "float64"),
+    ("float32", "float16")])
+def test_parameter_dtypes_follow_pytorch(norm, input_dtype, parameter_dtype):
+    """PyTorch's "mixed dtype" rule: the parameters (and batch norm's running
+    statistics) share the input's dtype, or are float32 for a float16 input. Where
+    PyTorch raises, cnnlab raises a TypeError naming the function; where it computes,
+    cnnlab gives the same dtype and values."""
+    call, shape = _NORMS[norm]
+    data = np.random.default_rng(0).normal(size=shape)
+    features = shape[1] if norm != "layer_norm" else (4, 3)
+    results = {}
+    for lib in (torch, cnnlab):
+        x = lib.tensor(data, dtype=getattr(lib, input_dtype))
+        def p():
+            return lib.ones(features, dtype=getattr(lib, parameter_dtype))
+        try:
+            results[lib.__name__] = call(lib, x, p)
+        except RuntimeError as error:   # PyTorch's "mixed dtype (CPU)"
+            results[lib.__name__] = error
+        except TypeError as error:
+            assert lib is cnnlab and norm.split()[0] in str(error), error
+            results[lib.__name__] = error
+    theirs, ours = results["torch"], results["cnnlab"]
+    assert isinstance(theirs, Exception) == isinstance(ours, Exception), (theirs, ours)
+    if not isinstance(theirs, Exception):
+        assert str(ours.dtype).split(".")[-1] == str(theirs.dtype).split(".")[-1]
+        np.testing.assert_allclose(ours.numpy().astype(np.float64),
+                                   theirs.numpy().astype(np.float64), rtol=1e-3, atol=1e-3)

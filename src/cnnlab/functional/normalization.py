@@ -62,6 +62,21 @@ def _feature_tensor(value, shape, function, name):
     return value
 
 
+def _check_parameter_dtypes(function, dtype, **parameters):
+    """PyTorch's rule for the parameters and statistics given (not None): one dtype
+    for all, the input's or, for a float16 input, float32 ("mixed dtype")."""
+    given = {name: value for name, value in parameters.items() if value is not None}
+    allowed = [np.dtype(dtype)] + ([np.dtype(np.float32)] if dtype == np.float16 else [])
+    dtypes = {value.array.dtype for value in given.values()}
+    if len(dtypes) > 1 or not dtypes <= set(allowed):
+        found = ", ".join(f"{name} {value.dtype}" for name, value in given.items())
+        names = " or ".join(str(np.dtype(d)) for d in allowed)
+        raise TypeError(f"{function}: the parameters must all have one dtype, the "
+                        f"input's ({np.dtype(dtype)}) or float32 for a float16 input; "
+                        f"got {found} for a {np.dtype(dtype)} input: convert them "
+                        f"with .to({names})")
+
+
 def _check_eps(eps, function):
     if isinstance(eps, (bool, np.bool_)) or not isinstance(eps, numbers.Real) or eps < 0:
         raise ValueError(f"{function}: eps must be a non-negative number, got {eps!r}")
@@ -88,7 +103,11 @@ def _sum(axes, a, b=None):
 
 def _standardize(x, axes, eps):
     """``(x_hat, inv_std, mean, var)`` over ``axes`` (kept as size-1 axes); the variance
-    is the biased one. ``x_hat`` is computed in the one new array ``x - mean``."""
+    is the biased one. ``x_hat`` is computed in the one new array ``x - mean``; for a
+    float16 ``x`` in float32 (as PyTorch: ``x - mean`` in float16 lost 1% to
+    cancellation), the caller's :func:`_affine` rounding the output back."""
+    if x.dtype == np.float16:
+        x = x.astype(np.float32)
     count = math.prod(x.shape[axis] for axis in ((axes,) if isinstance(axes, int) else axes))
     mean = _sum(axes, x) / count
     x_hat = x - mean
@@ -115,17 +134,20 @@ def _grad_standardized(g, x_hat, inv_std, axes, count):
     return dx
 
 
-def _affine(x_hat, weight, bias, feature_shape):
+def _affine(x_hat, weight, bias, feature_shape, dtype):
     """``x_hat * weight + bias`` with the (C,)-shaped parameters reshaped to broadcast,
-    in one new array (``x_hat`` itself when there are neither)."""
+    in one new array (``x_hat`` itself when there are neither), as ``dtype`` (the
+    input's: a float16 input is standardised in float32, and float32 parameters of a
+    float16 input give a float16 output, as in PyTorch)."""
     if weight is None and bias is None:
-        return x_hat
+        return x_hat.astype(dtype, copy=False)
     if weight is not None:
         out = x_hat * weight.array.reshape(feature_shape)
         if bias is not None:
             out += bias.array.reshape(feature_shape)
-        return out
-    return x_hat + bias.array.reshape(feature_shape)
+    else:
+        out = x_hat + bias.array.reshape(feature_shape)
+    return out.astype(dtype, copy=False)
 
 
 def _record(name, out, input, weight, bias, grad_input, x_hat, affine_shape, sum_axes):
@@ -231,6 +253,10 @@ def _channel_norm(function, name, input, running_mean, running_var, weight, bias
     running_var = _feature_tensor(running_var, shape, function, "running_var")
     weight = _feature_tensor(weight, shape, function, "weight")
     bias = _feature_tensor(bias, shape, function, "bias")
+    # instance norm's running statistics may differ (PyTorch folds them in separately)
+    statistics = ({"running_mean": running_mean, "running_var": running_var}
+                  if stat_axes == (0, 2) else {})
+    _check_parameter_dtypes(function, x.dtype, weight=weight, bias=bias, **statistics)
     if x.size == 0:
         return _empty_result(name, input, weight, bias)
     # (N, C, L): a view for contiguous input; the affine map and its sums are per channel.
@@ -268,7 +294,7 @@ def _channel_norm(function, name, input, running_mean, running_var, weight, bias
         def grad_input(g):
             # The running statistics are constants here.
             return (g * inv_std).reshape(x.shape)
-    out = _affine(x_hat, weight, bias, feature_shape).reshape(x.shape)
+    out = _affine(x_hat, weight, bias, feature_shape, x.dtype).reshape(x.shape)
     return _record(name, out, input, weight, bias, grad_input, x_hat, x3.shape, (0, 2))
 
 
@@ -388,6 +414,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     _check_eps(eps, function)
     weight = _feature_tensor(weight, shape, function, "weight")
     bias = _feature_tensor(bias, shape, function, "bias")
+    _check_parameter_dtypes(function, x.dtype, weight=weight, bias=bias)
     # (M, K): statistics per row over the K normalised values.
     size = int(np.prod(shape))
     x2 = x.reshape(-1, size)
@@ -395,7 +422,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
 
     def grad_input(g):
         return _grad_standardized(g, x_hat, inv_std, 1, size).reshape(x.shape)
-    out = _affine(x_hat, weight, bias, (1, size)).reshape(x.shape)
+    out = _affine(x_hat, weight, bias, (1, size), x.dtype).reshape(x.shape)
     return _record("NativeLayerNorm", out, input, weight, bias, grad_input, x_hat,
                    x2.shape, (0,))
 
@@ -434,6 +461,7 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     _check_eps(eps, function)
     weight = _feature_tensor(weight, (channels,), function, "weight")
     bias = _feature_tensor(bias, (channels,), function, "bias")
+    _check_parameter_dtypes(function, x.dtype, weight=weight, bias=bias)
     batch = x.shape[0]
     if x.size == 0:
         return _empty_result("NativeGroupNorm", input, weight, bias)
@@ -447,6 +475,6 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     def grad_input(g):
         g = g.reshape(grouped.shape)
         return _grad_standardized(g, x_hat_grouped, inv_std, 2, count).reshape(x.shape)
-    out = _affine(x_hat, weight, bias, (1, channels, 1)).reshape(x.shape)
+    out = _affine(x_hat, weight, bias, (1, channels, 1), x.dtype).reshape(x.shape)
     return _record("NativeGroupNorm", out, input, weight, bias, grad_input, x_hat,
                    per_channel, (0, 2))
