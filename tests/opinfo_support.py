@@ -22,7 +22,7 @@ import cnnlab
 # float64 values to 1e-7 relative, float64 gradients to 1e-8 absolute (the project's bar).
 TOLERANCES = {"float32": (1e-5, 1e-5), "float64": (1e-7, 1e-8)}
 DTYPES = {"float32": torch.float32, "float64": torch.float64, "int64": torch.int64,
-          "bool": torch.bool}
+          "bool": torch.bool, "float16": torch.float16}
 
 
 class Untranslatable(Exception):
@@ -61,8 +61,6 @@ class Translator:
             if value.dtype not in DTYPES.values() and value.dtype not in (
                     torch.int32, torch.int16, torch.int8, torch.uint8, torch.float16):
                 raise Untranslatable(f"tensor of dtype {value.dtype}")
-            if value.dtype == torch.float16:
-                raise Untranslatable("float16 tensor")
             if value.dim() > 32:
                 raise Untranslatable(f"{value.dim()}-D tensor (NumPy's limit is 64)")
             array = value.detach().numpy().copy()
@@ -114,10 +112,44 @@ def _dtype_name(dtype) -> str:
     return str(dtype).split(".")[-1]
 
 
-def assert_same_value(ours, theirs, where="", tolerance=None):
+def upcast_half(value):
+    """``value`` (a sample's input, args or kwargs) with float16 tensors and dtypes as
+    float64: the same numbers, for a reference result without float16 rounding."""
+    if isinstance(value, torch.Tensor) and value.dtype == torch.float16:
+        return value.detach().double()
+    if value is torch.float16:
+        return torch.float64
+    if isinstance(value, (list, tuple)) and not isinstance(value, torch.Size):
+        return type(value)(upcast_half(item) for item in value)
+    if isinstance(value, dict):
+        return {key: upcast_half(item) for key, item in value.items()}
+    return value
+
+
+def _as_accurate(actual, expected, reference, where):
+    """float16: each element of ``actual`` is as close to the float64 ``reference`` as
+    PyTorch's ``expected``, give or take one float16 step (one rounding apart)."""
+    reference = np.asarray(reference, dtype=np.float64)
+    step = np.spacing(np.abs(reference).astype(np.float16)).astype(np.float64)
+    ours = np.abs(actual.astype(np.float64) - reference)
+    theirs = np.abs(expected.astype(np.float64) - reference)
+    finite = np.isfinite(reference) & np.isfinite(expected)
+    bad = finite & ~(ours <= theirs + step)
+    assert not bad.any(), (
+        f"{where}: {int(bad.sum())} of {bad.size} float16 values further from the float64 "
+        f"result than PyTorch's (by more than one float16 step); first at "
+        f"{tuple(int(i) for i in np.argwhere(bad)[0])}: cnnlab {actual[bad][0]}, "
+        f"PyTorch {expected[bad][0]}, float64 {reference[bad][0]}")
+    np.testing.assert_array_equal(np.isfinite(actual), np.isfinite(expected), err_msg=where)
+
+
+def assert_same_value(ours, theirs, where="", tolerance=None, reference=None):
     """Compare one output: tensors by dtype, shape and values; others by equality.
 
     ``tolerance``: (rtol, atol) for floating values instead of :data:`TOLERANCES`.
+    ``reference``: for float16 outputs, the result computed in float64; cnnlab's must
+    then be at least as accurate as PyTorch's (:func:`_as_accurate`), since rounding
+    float16 once or twice differs by whole steps.
     """
     if isinstance(theirs, torch.Tensor):
         assert isinstance(ours, cnnlab.Tensor), f"{where}: expected a Tensor, got {type(ours)}"
@@ -127,7 +159,9 @@ def assert_same_value(ours, theirs, where="", tolerance=None):
             f"{where}: shape {tuple(ours.shape)} != {tuple(theirs.shape)}"
         expected = theirs.detach().numpy()
         actual = ours.detach().numpy()
-        if expected.dtype.kind == "f":
+        if expected.dtype == np.float16 and reference is not None:
+            _as_accurate(actual, expected, reference.detach().numpy(), where)
+        elif expected.dtype.kind == "f":
             rtol, atol = tolerance or TOLERANCES.get(_dtype_name(theirs.dtype), (1e-5, 1e-5))
             np.testing.assert_allclose(actual, expected, rtol=rtol, atol=atol,
                                        equal_nan=True, err_msg=where)
@@ -136,8 +170,9 @@ def assert_same_value(ours, theirs, where="", tolerance=None):
     elif isinstance(theirs, (list, tuple)):
         assert isinstance(ours, (list, tuple)), f"{where}: expected a sequence, got {type(ours)}"
         assert len(ours) == len(theirs), f"{where}: {len(ours)} outputs != {len(theirs)}"
-        for i, (a, b) in enumerate(zip(ours, theirs)):
-            assert_same_value(a, b, f"{where}[{i}]", tolerance)
+        references = reference if isinstance(reference, (list, tuple)) else [None] * len(ours)
+        for i, (a, b, r) in enumerate(zip(ours, theirs, references)):
+            assert_same_value(a, b, f"{where}[{i}]", tolerance, r)
     else:
         if isinstance(ours, cnnlab.Tensor):
             ours = ours.item()

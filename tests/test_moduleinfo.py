@@ -11,6 +11,7 @@ Companion of tests/test_opinfo.py.
 """
 from __future__ import annotations
 
+import copy
 import functools
 
 import numpy as np
@@ -20,7 +21,7 @@ from torch.testing._internal.common_modules import module_db
 
 import cnnlab
 from opinfo_support import (TOLERANCES, Untranslatable, assert_same_value, translate,
-                            Translator)
+                            Translator, upcast_half)
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning", "ignore::RuntimeWarning")
 
@@ -86,17 +87,25 @@ def _ctor(function_input):
 
 def build_and_run(name, dtype, training, module_input):
     """Both modules (torch's weights copied into cnnlab's) and cnnlab's output."""
-    theirs, ours, translator, expected, actual = _run(name, dtype, training, module_input)
+    theirs, ours, translator, expected, actual, _ = _run(name, dtype, training, module_input)
     return theirs, ours, actual
 
 
 def compare_module(name, dtype, training, module_input):
-    """Build both modules, copy the weights, compare outputs, buffers and gradients."""
-    theirs, ours, translator, expected, actual = _run(name, dtype, training, module_input)
+    """Build both modules, copy the weights, compare outputs, buffers and gradients.
+
+    float16: against the accuracy of PyTorch's float16 result, measured from a float64
+    copy of the module run on the same numbers (opinfo_support.assert_same_value)."""
+    theirs, ours, translator, expected, actual, reference = _run(name, dtype, training,
+                                                                 module_input)
     tolerance = FLOAT32_TOLERANCE if dtype == "float32" else None
-    assert_same_value(actual, expected, "output", tolerance)
+    output = reference(*upcast_half(module_input.forward_input.args),
+                       **upcast_half(module_input.forward_input.kwargs)) if reference else None
+    assert_same_value(actual, expected, "output", tolerance, output)
+    buffers = reference.state_dict() if reference else {}
     for key, value in theirs.state_dict().items():   # running statistics after the step
-        assert_same_value(ours.state_dict()[key], value, f"buffer {key}", tolerance)
+        assert_same_value(ours.state_dict()[key], value, f"buffer {key}", tolerance,
+                          buffers.get(key))
     if dtype != "float64" or not isinstance(expected, torch.Tensor) or not expected.requires_grad:
         return
     weights = np.random.default_rng(0).standard_normal(tuple(expected.shape))
@@ -134,13 +143,14 @@ def _run(name, dtype, training, module_input):
             theirs(*[a.detach() if isinstance(a, torch.Tensor) else a
                      for a in module_input.forward_input.args])
     ours.load_state_dict(theirs.state_dict())
+    reference = copy.deepcopy(theirs).double() if dtype == "float16" else None
     expected = theirs(*module_input.forward_input.args, **module_input.forward_input.kwargs)
     actual = ours(x, *args, **kwargs)
-    return theirs, ours, translator, expected, actual
+    return theirs, ours, translator, expected, actual, reference
 
 
 CASES = [(name, dtype, training) for name in MODULES if name in MODULE_INFOS
-         for dtype in ("float32", "float64") for training in (True, False)
+         for dtype in ("float16", "float32", "float64") for training in (True, False)
          if getattr(torch, dtype) in MODULE_INFOS[name].dtypes]
 
 

@@ -1,10 +1,12 @@
 """PyTorch's own OpInfo sample inputs, run through cnnlab for every op it has.
 
 For each OpInfo in ``torch.testing._internal.common_methods_invocations.op_db`` whose
-name is in :data:`OPS`, and each of float32, float64, int64 and bool that PyTorch
-supports for it on the CPU: every sample (input, args, kwargs) is translated to cnnlab
-values and run through both libraries; values, dtypes and shapes must agree, and in
-float64 the gradients of every differentiable input too (1e-8). Each op's
+name is in :data:`OPS`, and each of float16, float32, float64, int64 and bool that
+PyTorch supports for it on the CPU: every sample (input, args, kwargs) is translated to
+cnnlab values and run through both libraries; values, dtypes and shapes must agree, and
+in float64 the gradients of every differentiable input too (1e-8). float16 values are
+held to accuracy rather than to PyTorch's bits: each must be as close to the sample's
+float64 result as PyTorch's is, give or take one float16 step. Each op's
 ``error_inputs`` must make cnnlab raise (ValueError, TypeError, RuntimeError or
 IndexError), except where cnnlab deliberately accepts more (:data:`BEYOND_PYTORCH`).
 
@@ -26,7 +28,7 @@ from torch.testing._internal.common_methods_invocations import op_db
 import cnnlab
 import cnnlab.functional as F
 from opinfo_support import (DTYPES, Untranslatable, assert_same_gradients,
-                            assert_same_value, sample_key, translate)
+                            assert_same_value, sample_key, translate, upcast_half)
 
 # PyTorch warns about some of its own samples (degrees of freedom <= 0, ...); NumPy too
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning", "ignore::RuntimeWarning")
@@ -159,17 +161,17 @@ KNOWN_DIVERGENCES = {
         f"None, None, training={training}"):
        ("deliberate", "F.batch_norm wants (N, C, ...) input and says so; PyTorch also "
         "takes a 1-D empty one")
-       for dtype in ("float32", "float64") for training in (True, False)},
+       for dtype in ("float16", "float32", "float64") for training in (True, False)},
     **{("nn.functional.layer_norm", dtype, f"T[2, 2, 3]:{dtype}, (2, 3), T[2, 3]:{dtype}, "
         f"T[2, 3]:{dtype}, eps=-0.5"):
        ("deliberate", "F.layer_norm refuses eps < 0 with a clear error (clearer errors, "
         "README); PyTorch computes, NaN where var + eps < 0")
-       for dtype in ("float32", "float64")},
+       for dtype in ("float16", "float32", "float64")},
     **{("nn.functional.group_norm", dtype, f"T[2, 6, 3]:{dtype}, 2, weight=T[6]:{dtype}, "
         f"bias=T[6]:{dtype}, eps=-0.5"):
        ("deliberate", "F.group_norm refuses eps < 0 with a clear error (clearer errors, "
         "README); PyTorch computes, NaN where var + eps < 0")
-       for dtype in ("float32", "float64")},
+       for dtype in ("float16", "float32", "float64")},
 }
 
 # Error inputs that cnnlab deliberately accepts: (op, sample description) -> reason.
@@ -268,7 +270,11 @@ def compare(name, dtype, sample):
         _ties_allowed(name, ours, theirs, sample)
     else:
         tolerance = FLOAT32_TOLERANCE.get(name) if dtype == "float32" else None
-        assert_same_value(ours, theirs, "output", tolerance)
+        reference = None
+        if dtype == "float16":
+            reference = opinfo.op(upcast_half(sample.input), *upcast_half(sample.args),
+                                  **upcast_half(sample.kwargs))
+        assert_same_value(ours, theirs, "output", tolerance, reference)
     if dtype == "float64" and opinfo.supports_autograd:
         return assert_same_gradients(ours, theirs, translator.leaves)
     return 0

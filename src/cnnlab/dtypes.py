@@ -64,6 +64,14 @@ DEFAULT_FLOAT = float32
 DEFAULT_INT = int64
 
 
+def compute_dtype(numpy_dtype) -> np.dtype:
+    """The dtype arithmetic on ``numpy_dtype`` runs in: float32 for float16, as
+    PyTorch's CPU kernels do (their "opmath" type: a float16 result is computed in
+    float32 and rounded once, not after every step), else the dtype itself."""
+    dtype = np.dtype(numpy_dtype)
+    return np.dtype(np.float32) if dtype == np.float16 else dtype
+
+
 def as_dtype(value, name: str = "dtype") -> DType:
     """Turn a cnnlab dtype, NumPy dtype, Python type or name into a :class:`DType`."""
     if isinstance(value, DType):

@@ -14,6 +14,8 @@ dtype follows PyTorch's promotion rules (:func:`cnnlab.dtypes.result_dtype`).
 
 from __future__ import annotations
 
+import builtins
+import functools
 import numbers
 
 import numpy as np
@@ -247,6 +249,34 @@ def cast(a: Tensor, dtype: dtypes.DType) -> Tensor:
     if dtype.numpy.kind != "f" or source.kind != "f":
         return Tensor._wrap(out)
     return record("ToCopy", out, (a,), lambda g: (g.astype(source),))
+
+
+def half_in_float32(function):
+    """``function`` run in float32 when its floating tensor arguments are all float16,
+    the result rounded back to float16 once, as PyTorch's CPU kernels compute half
+    ("opmath" float32). For ops of several steps (softmax, variance, GELU, a matrix
+    product): rounding after each step in float16 drifted by up to 1,500 float16 steps
+    from the exact result where PyTorch is within one (tests/test_opinfo.py, float16).
+    Both casts are recorded, so gradients come back in float16 too. A call that names
+    a dtype (``softmax(x, 0, dtype=...)``) runs as written.
+    """
+    def upcast(value):
+        if isinstance(value, Tensor) and value.array.dtype == np.float16:
+            return cast(value, dtypes.float32)
+        return value
+
+    @functools.wraps(function)
+    def run(*args, **kwargs):
+        values = (*args, *kwargs.values())
+        floating = [v.array.dtype for v in values
+                    if isinstance(v, Tensor) and v.array.dtype.kind == "f"]
+        if (not floating or builtins.any(d != np.float16 for d in floating)
+                or builtins.any(isinstance(v, dtypes.DType) for v in values)):
+            return function(*args, **kwargs)
+        result = function(*[upcast(v) for v in args],
+                          **{k: upcast(v) for k, v in kwargs.items()})
+        return cast(result, dtypes.float16)
+    return run
 
 
 def clone(a) -> Tensor:

@@ -17,7 +17,8 @@ import numpy as np
 
 from . import dtypes
 from .autograd import record
-from .ops import _unary, abs, as_tensor, cast, div, maximum, minimum, mul, sub
+from .ops import (_unary, abs, as_tensor, cast, div, half_in_float32, maximum, minimum,
+                  mul, sub)
 from .tensor import Tensor
 
 __all__ = ["MaxResult", "MinResult", "all", "amax", "amin", "any", "argmax", "argmin",
@@ -62,6 +63,7 @@ def _expand_back(g, dims, keepdim, shape):
 
 
 @_axis_alias
+@half_in_float32
 def sum(a, dim=None, keepdim=False, dtype=None) -> Tensor:
     """Sum over ``dim`` (all by default); integers and bools sum to int64, as in PyTorch."""
     a = as_tensor(a, "sum")
@@ -77,6 +79,7 @@ def sum(a, dim=None, keepdim=False, dtype=None) -> Tensor:
 
 
 @_axis_alias
+@half_in_float32
 def mean(a, dim=None, keepdim=False) -> Tensor:
     a = as_tensor(a, "mean")
     if a.array.dtype.kind != "f":
@@ -91,6 +94,7 @@ def mean(a, dim=None, keepdim=False) -> Tensor:
 
 
 @_axis_alias
+@half_in_float32
 def var(a, dim=None, unbiased=True, keepdim=False, correction=None) -> Tensor:
     a = as_tensor(a, "var")
     if isinstance(dim, (bool, np.bool_)):
@@ -103,6 +107,7 @@ def var(a, dim=None, unbiased=True, keepdim=False, correction=None) -> Tensor:
 
 
 @_axis_alias
+@half_in_float32
 def std(a, dim=None, unbiased=True, keepdim=False, correction=None) -> Tensor:
     if isinstance(dim, (bool, np.bool_)):
         dim, unbiased = None, bool(dim)   # PyTorch's std(input, unbiased) overload
@@ -113,6 +118,7 @@ def std(a, dim=None, unbiased=True, keepdim=False, correction=None) -> Tensor:
                   lambda v, out: np.where(out > 0, 0.5 / np.where(out > 0, out, 1), 0))
 
 
+@half_in_float32
 def norm(a, p=2, dim=None, keepdim=False) -> Tensor:
     """The p-norm ``(sum |a|^p)^(1/p)`` over ``dim`` (all by default).
 
@@ -300,7 +306,9 @@ def cumsum(a, dim, dtype=None):
         x = x.astype(dtypes.as_dtype(dtype).numpy)
     elif x.dtype.kind in "biu":
         x = x.astype(np.int64)
-    out = np.cumsum(x, axis=axis).reshape(x.shape)   # reshape: a 0-d input stays 0-d
+    # float16 runs in float32 (compute_dtype), rounded once; reshape: 0-d stays 0-d
+    out = np.cumsum(x, axis=axis, dtype=dtypes.compute_dtype(x.dtype)).reshape(x.shape)
+    out = out.astype(x.dtype, copy=False)
     if x.ndim == 0:
         return record("Cumsum", out, (a,), lambda g: (g,))
     return record("Cumsum", out, (a,), lambda g: (np.flip(np.cumsum(np.flip(g, axis), axis), axis),))
@@ -312,6 +320,7 @@ def _cast_first(a, dtype, function) -> Tensor:
     return a if dtype is None else cast(a, dtypes.as_dtype(dtype))
 
 
+@half_in_float32
 def softmax(a, dim=-1, dtype=None) -> Tensor:
     """``exp(a) / sum(exp(a))`` along ``dim``; ``dtype`` converts ``a`` first (as PyTorch).
 
@@ -327,6 +336,7 @@ def softmax(a, dim=-1, dtype=None) -> Tensor:
                   lambda g: (out * (g - np.sum(g * out, axis=axis, keepdims=True)),))
 
 
+@half_in_float32
 def log_softmax(a, dim=-1, dtype=None) -> Tensor:
     """``log(softmax(a, dim))``, computed stably; ``dtype`` converts ``a`` first."""
     a = _cast_first(a, dtype, "log_softmax")

@@ -9,7 +9,7 @@ import numpy as np
 
 from .. import ops
 from ..autograd import record
-from ..ops import as_tensor, flatten, sigmoid, tanh
+from ..ops import as_tensor, flatten, half_in_float32, sigmoid, tanh
 from .nonlinear import in_place
 
 __all__ = ["dropout", "flatten", "linear", "log_softmax", "relu", "relu_", "sigmoid", "softmax",
@@ -67,6 +67,7 @@ def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
     return ops.log_softmax(input, _softmax_dim(input, dim, "log_softmax"), dtype=dtype)
 
 
+@half_in_float32
 def linear(input, weight, bias=None):
     """``input @ weight.T + bias``.
 

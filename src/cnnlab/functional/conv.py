@@ -19,6 +19,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..autograd import needs_grad, record
+from ..dtypes import compute_dtype
 from ..kernels import conv as conv_kernels
 from ..kernels import geometry
 from ..ops import as_tensor
@@ -74,7 +75,9 @@ def check_padding_mode(padding_mode, function: str) -> str:
 
 
 def arrays_in(dtype, *tensors):
-    """The arrays of ``tensors`` (None stays None) in the compute ``dtype``."""
+    """The arrays of ``tensors`` (None stays None) in the dtype the result ``dtype`` is
+    computed in (:func:`cnnlab.dtypes.compute_dtype`: float32 for float16)."""
+    dtype = compute_dtype(dtype)
     return tuple([None if t is None else t.array.astype(dtype, copy=False) for t in tensors])
 
 
@@ -182,10 +185,11 @@ def convolution(function: str, spatial: int, input, weight, bias=None, stride=1,
                                            plan.groups, plan.padding_mode,
                                            out_shape=out_shape[2:],
                                            keep_cols=needs_grad(weight))
+    out = out.astype(plan.dtype, copy=False)   # float16 was computed in float32
 
     def backward(grad):
-        return conv_kernels.conv_backward(grad, cache, wants(input), wants(weight),
-                                          wants(bias))
+        return conv_kernels.conv_backward(grad.astype(x.dtype, copy=False), cache,
+                                          wants(input), wants(weight), wants(bias))
     return restore_batch(record_optional("Convolution", out, (input, weight, bias), backward),
                          batched)
 

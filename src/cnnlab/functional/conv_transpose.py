@@ -73,10 +73,11 @@ def transposed_convolution(function: str, spatial: int, input, weight, bias=None
     x, w, b = arrays_in(dtype, input, weight, bias)
     out, cache = conv_kernels.conv_transpose_forward(x, w, b, stride, padding, output_padding,
                                                      groups, dilation)
+    out = out.astype(dtype, copy=False)   # float16 was computed in float32
 
     def backward(grad):
-        return conv_kernels.conv_transpose_backward(grad, cache, wants(input), wants(weight),
-                                                    wants(bias))
+        return conv_kernels.conv_transpose_backward(grad.astype(x.dtype, copy=False), cache,
+                                                    wants(input), wants(weight), wants(bias))
     return restore_batch(record_optional("ConvolutionTranspose", out, (input, weight, bias),
                                          backward), batched)
 

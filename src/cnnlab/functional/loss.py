@@ -8,7 +8,7 @@ import numpy as np
 
 from .. import ops
 from ..autograd import record
-from ..ops import as_tensor
+from ..ops import as_tensor, half_in_float32
 
 REDUCTIONS = ("mean", "sum", "none")
 
@@ -118,6 +118,7 @@ def _nll_loss(input, target, weight, ignore_index, reduction, function):
     return record("NllLoss", out, (input,), backward)
 
 
+@half_in_float32
 def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean",
                   label_smoothing=0.0):
     """Cross entropy between logits and class indices (or class probabilities).

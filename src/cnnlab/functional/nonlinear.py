@@ -14,7 +14,7 @@ import numbers
 import numpy as np
 
 from ..autograd import record
-from ..ops import as_tensor
+from ..ops import as_tensor, half_in_float32
 from ..tensor import Tensor
 from ._common import float_input
 
@@ -85,6 +85,7 @@ def erf(x: np.ndarray) -> np.ndarray:
     return np.copysign(out, x)
 
 
+@half_in_float32
 def gelu(input, approximate="none"):
     """Gaussian error linear unit ``x * Phi(x)``, as ``torch.nn.functional.gelu``.
 
@@ -190,6 +191,7 @@ def relu6(input, inplace=False):
     return hardtanh(input, 0.0, 6.0)
 
 
+@half_in_float32
 def softplus(input, beta=1.0, threshold=20.0):
     """``log(1 + exp(beta x)) / beta``, and ``x`` where ``beta x > threshold``;
     gradient ``sigmoid(beta x)`` (1 past the threshold)."""
@@ -231,6 +233,11 @@ def hardswish(input, inplace=False):
     1 from 3 on (PyTorch's values at the corners)."""
     if inplace:
         return in_place(input, "hardswish", hardswish)
+    return _hardswish(input)
+
+
+@half_in_float32
+def _hardswish(input):
     input = float_input(input, "hardswish")
     x = input.array
     out = (x * np.clip(x + 3, 0, 6) / 6).astype(x.dtype, copy=False)

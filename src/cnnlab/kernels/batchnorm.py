@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..dtypes import compute_dtype
 from . import parallel, quiet
 
 BLOCK_ELEMENTS = 1 << 17
@@ -85,7 +86,7 @@ def _sums(spec, *arrays) -> np.ndarray:
 def _accumulator(dtype) -> np.dtype:
     """The dtype the sums run in: the input's, but at least float32 (a float16 sum of
     thousands of values loses every digit; PyTorch also sums half in float32)."""
-    return np.promote_types(dtype, np.float32)
+    return compute_dtype(dtype)
 
 
 def _centered_sum(x, mean_x, other=None):

@@ -14,6 +14,7 @@ import math
 
 import numpy as np
 
+from ..dtypes import compute_dtype
 from ..shapes import output_size
 from .pad import pad as pad_array
 from .pad import pad_backward
@@ -26,9 +27,7 @@ def accumulate_dtype(dtype) -> np.dtype:
     dtype = np.dtype(dtype)
     if dtype.kind in "biu":
         return np.dtype(np.float64)
-    if dtype == np.float16:
-        return np.dtype(np.float32)
-    return dtype
+    return compute_dtype(dtype)
 
 
 def result_dtype(dtype) -> np.dtype:
