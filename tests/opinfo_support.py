@@ -112,32 +112,35 @@ def _dtype_name(dtype) -> str:
     return str(dtype).split(".")[-1]
 
 
-def upcast_half(value):
-    """``value`` (a sample's input, args or kwargs) with float16 tensors and dtypes as
-    float64: the same numbers, for a reference result without float16 rounding."""
-    if isinstance(value, torch.Tensor) and value.dtype == torch.float16:
+def to_float64(value, dtype):
+    """``value`` (a sample's input, args or kwargs) with its ``dtype`` tensors and dtype
+    arguments in float64: the same numbers, for a reference result without rounding."""
+    if isinstance(value, torch.Tensor) and value.dtype == dtype:
         return value.detach().double()
-    if value is torch.float16:
+    if value is dtype:
         return torch.float64
     if isinstance(value, (list, tuple)) and not isinstance(value, torch.Size):
-        return type(value)(upcast_half(item) for item in value)
+        return type(value)(to_float64(item, dtype) for item in value)
     if isinstance(value, dict):
-        return {key: upcast_half(item) for key, item in value.items()}
+        return {key: to_float64(item, dtype) for key, item in value.items()}
     return value
 
 
 def _as_accurate(actual, expected, reference, where):
-    """float16: each element of ``actual`` is as close to the float64 ``reference`` as
-    PyTorch's ``expected``, give or take one float16 step (one rounding apart)."""
+    """Each element of ``actual`` is as close to the float64 ``reference`` as PyTorch's
+    ``expected``, give or take two steps of their dtype at the result's scale (its
+    largest magnitude: a sum of values that size carries errors that size, however
+    small the sum; two: a separable resampling rounds once more per axis)."""
     reference = np.asarray(reference, dtype=np.float64)
-    step = np.spacing(np.abs(reference).astype(np.float16)).astype(np.float64)
+    finite = np.isfinite(reference) & np.isfinite(expected)
+    scale = np.abs(reference[finite]).max(initial=0.0)
+    step = 2 * float(np.spacing(expected.dtype.type(scale)))
     ours = np.abs(actual.astype(np.float64) - reference)
     theirs = np.abs(expected.astype(np.float64) - reference)
-    finite = np.isfinite(reference) & np.isfinite(expected)
     bad = finite & ~(ours <= theirs + step)
     assert not bad.any(), (
-        f"{where}: {int(bad.sum())} of {bad.size} float16 values further from the float64 "
-        f"result than PyTorch's (by more than one float16 step); first at "
+        f"{where}: {int(bad.sum())} of {bad.size} {expected.dtype} values further from the "
+        f"float64 result than PyTorch's (by more than {step:.3g}); first at "
         f"{tuple(int(i) for i in np.argwhere(bad)[0])}: cnnlab {actual[bad][0]}, "
         f"PyTorch {expected[bad][0]}, float64 {reference[bad][0]}")
     np.testing.assert_array_equal(np.isfinite(actual), np.isfinite(expected), err_msg=where)
@@ -147,9 +150,9 @@ def assert_same_value(ours, theirs, where="", tolerance=None, reference=None):
     """Compare one output: tensors by dtype, shape and values; others by equality.
 
     ``tolerance``: (rtol, atol) for floating values instead of :data:`TOLERANCES`.
-    ``reference``: for float16 outputs, the result computed in float64; cnnlab's must
-    then be at least as accurate as PyTorch's (:func:`_as_accurate`), since rounding
-    float16 once or twice differs by whole steps.
+    ``reference``: the result computed in float64, for outputs judged by accuracy
+    (float16, where rounding once or twice differs by whole steps): cnnlab's must be at
+    least as accurate as PyTorch's (:func:`_as_accurate`).
     """
     if isinstance(theirs, torch.Tensor):
         assert isinstance(ours, cnnlab.Tensor), f"{where}: expected a Tensor, got {type(ours)}"
@@ -159,7 +162,8 @@ def assert_same_value(ours, theirs, where="", tolerance=None, reference=None):
             f"{where}: shape {tuple(ours.shape)} != {tuple(theirs.shape)}"
         expected = theirs.detach().numpy()
         actual = ours.detach().numpy()
-        if expected.dtype == np.float16 and reference is not None:
+        if expected.dtype.kind == "f" and expected.dtype != np.float64 \
+                and reference is not None:
             _as_accurate(actual, expected, reference.detach().numpy(), where)
         elif expected.dtype.kind == "f":
             rtol, atol = tolerance or TOLERANCES.get(_dtype_name(theirs.dtype), (1e-5, 1e-5))

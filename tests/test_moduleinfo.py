@@ -21,7 +21,7 @@ from torch.testing._internal.common_modules import module_db
 
 import cnnlab
 from opinfo_support import (TOLERANCES, Untranslatable, assert_same_value, translate,
-                            Translator, upcast_half)
+                            Translator, to_float64)
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning", "ignore::RuntimeWarning")
 
@@ -99,8 +99,9 @@ def compare_module(name, dtype, training, module_input):
     theirs, ours, translator, expected, actual, reference = _run(name, dtype, training,
                                                                  module_input)
     tolerance = FLOAT32_TOLERANCE if dtype == "float32" else None
-    output = reference(*upcast_half(module_input.forward_input.args),
-                       **upcast_half(module_input.forward_input.kwargs)) if reference else None
+    half = torch.float16
+    output = reference(*to_float64(module_input.forward_input.args, half),
+                       **to_float64(module_input.forward_input.kwargs, half)) if reference else None
     assert_same_value(actual, expected, "output", tolerance, output)
     buffers = reference.state_dict() if reference else {}
     for key, value in theirs.state_dict().items():   # running statistics after the step

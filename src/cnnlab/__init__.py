@@ -28,6 +28,8 @@ from .ops import (abs, add, all, allclose, amax, amin, any, argmax, argmin, cat,
                   sqrt, square, squeeze, stack, std, sub, sum, tanh, transpose, unbind,
                   unsqueeze, var, where)
 from .ops import argsort, prod, sort, topk  # noqa: E402
+from .ops import (bitwise_and, bitwise_not, bitwise_or, bitwise_xor, floor_divide,  # noqa: E402
+                  logical_and, logical_not, logical_or, logical_xor, remainder)
 
 float16 = half = _dtypes.float16
 float32 = float = _dtypes.float32

@@ -320,15 +320,56 @@ def ge(a, b):
 
 
 def logical_not(a):
-    return Tensor._wrap(np.logical_not(as_tensor(a).array))
+    """``not a`` elementwise (nonzero is true); a bool tensor."""
+    return Tensor._wrap(np.logical_not(as_tensor(a, "logical_not").array))
 
 
 def logical_and(a, b):
-    return Tensor._wrap(np.logical_and(as_tensor(a).array, as_tensor(b).array))
+    """``a and b`` elementwise (nonzero is true); a bool tensor."""
+    (a, b), _ = _operands("logical_and", a, b)
+    return Tensor._wrap(np.logical_and(a.array, b.array))
 
 
 def logical_or(a, b):
-    return Tensor._wrap(np.logical_or(as_tensor(a).array, as_tensor(b).array))
+    """``a or b`` elementwise (nonzero is true); a bool tensor."""
+    (a, b), _ = _operands("logical_or", a, b)
+    return Tensor._wrap(np.logical_or(a.array, b.array))
+
+
+def logical_xor(a, b):
+    """``a xor b`` elementwise (nonzero is true); a bool tensor."""
+    (a, b), _ = _operands("logical_xor", a, b)
+    return Tensor._wrap(np.logical_xor(a.array, b.array))
+
+
+def _bitwise(function, ufunc, *values):
+    """A bitwise op on integer or bool tensors (the ``&``, ``|``, ``^`` and ``~``
+    operators), in the dtype PyTorch's promotion gives; not differentiable."""
+    tensors, dtype = _operands(function, *values)
+    if dtype.kind not in "biu":
+        raise TypeError(f"{function}: needs integer or bool tensors, got {np.dtype(dtype)} "
+                        "(bitwise operations have no meaning on floating point)")
+    return Tensor._wrap(ufunc(*[_cast(t, dtype) for t in tensors]))
+
+
+def bitwise_and(a, b):
+    """``a & b``: bitwise on integers, logical on bools."""
+    return _bitwise("bitwise_and", np.bitwise_and, a, b)
+
+
+def bitwise_or(a, b):
+    """``a | b``: bitwise on integers, logical on bools."""
+    return _bitwise("bitwise_or", np.bitwise_or, a, b)
+
+
+def bitwise_xor(a, b):
+    """``a ^ b``: bitwise on integers, logical on bools."""
+    return _bitwise("bitwise_xor", np.bitwise_xor, a, b)
+
+
+def bitwise_not(a):
+    """``~a``: bitwise on integers (``-a - 1``), logical on bools."""
+    return _bitwise("bitwise_not", np.invert, a)
 
 
 def isnan(a):

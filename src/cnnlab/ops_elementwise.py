@@ -71,11 +71,17 @@ def abs(a):
                   float_only=False)
 
 
+def _sign(x: np.ndarray) -> np.ndarray:
+    """``(x > 0) - (x < 0)`` in ``x``'s dtype, as PyTorch: NaN and -0.0 give 0
+    (``np.sign`` gives NaN and -0.0)."""
+    return (x > 0).astype(x.dtype) - (x < 0).astype(x.dtype)
+
+
 def sign(a):
     a = as_tensor(a, "sign")
     if a.array.dtype == np.bool_:
         return Tensor._wrap(a.array.copy())   # sign(True) = True, as in PyTorch
-    return _unary("Sign", a, np.sign, lambda x, out: np.zeros_like(x), float_only=False)
+    return _unary("Sign", a, _sign, lambda x, out: np.zeros_like(x), float_only=False)
 
 
 def floor(a):
@@ -141,7 +147,8 @@ def _in_one_buffer(g, first, *then):
 
 def sigmoid(a):
     a = as_tensor(a, "sigmoid")
-    x = a.array if a.array.dtype.kind == "f" else a.array.astype(np.float32)
+    dtype = a.array.dtype if a.array.dtype.kind == "f" else np.dtype(np.float32)
+    x = a.array.astype(dtypes.compute_dtype(dtype), copy=False)   # float16 in float32
     # 1 / (1 + exp(-x)) in one buffer. For very negative x, exp(-x) overflows to inf
     # (warning silenced) and the result is 0, the correctly rounded limit; for large x
     # it is 1. Relative precision is kept at both ends.
@@ -150,6 +157,7 @@ def sigmoid(a):
         np.exp(out, out=out)
     out += 1
     np.reciprocal(out, out=out)
+    out = out.astype(dtype, copy=False)
     # d/dx = out * (1 - out)
     return record("Sigmoid", out, (a,), lambda g: (_in_one_buffer(
         g, lambda: np.subtract(1, out, out=np.empty_like(out)),

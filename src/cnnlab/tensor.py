@@ -412,12 +412,15 @@ def _install_methods():
         "__mul__": ops.mul, "__rmul__": reflected(ops.mul),
         "__truediv__": ops.div, "__rtruediv__": reflected(ops.div),
         "__floordiv__": ops.floor_divide, "__rfloordiv__": reflected(ops.floor_divide),
-        "__mod__": ops.remainder, "__pow__": ops.pow, "__rpow__": reflected(ops.pow),
+        "__mod__": ops.remainder, "__rmod__": reflected(ops.remainder),
+        "__pow__": ops.pow, "__rpow__": reflected(ops.pow),
         "__matmul__": ops.matmul, "__rmatmul__": reflected(ops.matmul),
         "__neg__": ops.neg, "__pos__": lambda self: self, "__abs__": ops.abs,
         "__eq__": ops.eq, "__ne__": ops.ne, "__lt__": ops.lt, "__le__": ops.le,
-        "__gt__": ops.gt, "__ge__": ops.ge, "__invert__": ops.logical_not,
-        "__and__": ops.logical_and, "__or__": ops.logical_or,
+        "__gt__": ops.gt, "__ge__": ops.ge, "__invert__": ops.bitwise_not,
+        "__and__": ops.bitwise_and, "__rand__": reflected(ops.bitwise_and),
+        "__or__": ops.bitwise_or, "__ror__": reflected(ops.bitwise_or),
+        "__xor__": ops.bitwise_xor, "__rxor__": reflected(ops.bitwise_xor),
     }
     for name in ("add", "sub", "mul", "div", "pow", "matmul", "neg", "abs", "exp", "log",
                  "sqrt", "sin", "cos", "sign", "relu", "sigmoid", "tanh", "clamp", "clip",
@@ -427,7 +430,9 @@ def _install_methods():
                  "reshape_as", "repeat", "flip", "softmax", "log_softmax", "eq", "ne",
                  "lt", "le", "gt", "ge", "all", "any", "maximum", "minimum", "square",
                  "floor", "ceil", "round", "isnan", "isfinite", "where", "masked_fill",
-                 "t", "norm", "allclose", "equal", "logical_not", "unbind", "split",
+                 "t", "norm", "allclose", "equal", "logical_not", "logical_and",
+                 "logical_or", "logical_xor", "bitwise_and", "bitwise_or", "bitwise_xor",
+                 "bitwise_not", "unbind", "split",
                  "chunk", "narrow", "select", "cumsum", "sort", "argsort", "topk"):
         if hasattr(ops, name):
             methods[name] = getattr(ops, name)

@@ -14,7 +14,8 @@ import numbers
 import numpy as np
 
 from ..autograd import record
-from ..ops import as_tensor, half_in_float32
+from ..dtypes import compute_dtype
+from ..ops import as_tensor
 from ..tensor import Tensor
 from ._common import float_input
 
@@ -85,7 +86,6 @@ def erf(x: np.ndarray) -> np.ndarray:
     return np.copysign(out, x)
 
 
-@half_in_float32
 def gelu(input, approximate="none"):
     """Gaussian error linear unit ``x * Phi(x)``, as ``torch.nn.functional.gelu``.
 
@@ -101,10 +101,10 @@ def gelu(input, approximate="none"):
     approximate : {'none', 'tanh'}
     """
     input = float_input(input, "gelu")
-    x = input.array
+    x = _computed(input)
     if approximate == "none":
         cdf = (0.5 * (1 + erf(x / math.sqrt(2)))).astype(x.dtype, copy=False)
-        out = x * cdf
+        out = (x * cdf).astype(input.array.dtype, copy=False)
 
         def backward(g):
             pdf = np.exp(-0.5 * x * x) / math.sqrt(2 * math.pi)
@@ -112,7 +112,7 @@ def gelu(input, approximate="none"):
     elif approximate == "tanh":
         k = math.sqrt(2 / math.pi)
         t = np.tanh(k * (x + 0.044715 * x ** 3))
-        out = 0.5 * x * (1 + t)
+        out = (0.5 * x * (1 + t)).astype(input.array.dtype, copy=False)
 
         def backward(g):
             return (g * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * k
@@ -136,15 +136,21 @@ def leaky_relu(input, negative_slope=0.01, inplace=False):
                   lambda g: (np.where(positive, g, g * slope),))
 
 
+def _computed(input: Tensor) -> np.ndarray:
+    """``input``'s values in the dtype they are computed in: float32 for float16, as in
+    PyTorch (:func:`cnnlab.dtypes.compute_dtype`); the result is rounded back once."""
+    return input.array.astype(compute_dtype(input.array.dtype), copy=False)
+
+
 def silu(input, inplace=False):
     """``x * sigmoid(x)``; ``dy/dx = s (1 + x (1 - s))`` with ``s = sigmoid(x)``."""
     if inplace:
         return in_place(input, "silu", silu)
     input = float_input(input, "silu")
-    x = input.array
+    x = _computed(input)
     with np.errstate(over="ignore"):   # exp(-x) = inf for very negative x gives s = 0
         s = 1 / (1 + np.exp(-x))
-    out = x * s
+    out = (x * s).astype(input.array.dtype, copy=False)
     return record("Silu", out, (input,), lambda g: (g * s * (1 + x * (1 - s)),))
 
 
@@ -155,10 +161,10 @@ def elu(input, alpha=1.0, inplace=False):
         return in_place(input, "elu", lambda t: elu(t, alpha))
     alpha = _number(alpha, "elu", "alpha")
     input = float_input(input, "elu")
-    x = input.array
+    x = _computed(input)
     positive = x > 0
     negative_part = alpha * np.expm1(np.minimum(x, 0))
-    out = np.where(positive, x, negative_part).astype(x.dtype, copy=False)
+    out = np.where(positive, x, negative_part).astype(input.array.dtype, copy=False)
     return record("Elu", out, (input,),
                   lambda g: (np.where(positive, g, g * (negative_part + alpha)),))
 
@@ -191,17 +197,17 @@ def relu6(input, inplace=False):
     return hardtanh(input, 0.0, 6.0)
 
 
-@half_in_float32
 def softplus(input, beta=1.0, threshold=20.0):
     """``log(1 + exp(beta x)) / beta``, and ``x`` where ``beta x > threshold``;
     gradient ``sigmoid(beta x)`` (1 past the threshold)."""
     beta = _number(beta, "softplus", "beta")
     threshold = _number(threshold, "softplus", "threshold")
     input = float_input(input, "softplus")
-    x = input.array
+    x = _computed(input)
     scaled = beta * x
     linear = scaled > threshold
-    out = np.where(linear, x, np.logaddexp(0, scaled) / beta).astype(x.dtype, copy=False)
+    out = np.where(linear, x, np.logaddexp(0, scaled) / beta).astype(input.array.dtype,
+                                                                    copy=False)
     slope = np.where(linear, 1, 0.5 * (1 + np.tanh(0.5 * scaled)))
     return record("Softplus", out, (input,), lambda g: (g * slope,))
 
@@ -209,8 +215,8 @@ def softplus(input, beta=1.0, threshold=20.0):
 def logsigmoid(input):
     """``log(sigmoid(x)) = -log(1 + exp(-x))``; gradient ``1 - sigmoid(x)``."""
     input = float_input(input, "logsigmoid")
-    x = input.array
-    out = (-np.logaddexp(0, -x)).astype(x.dtype, copy=False)
+    x = _computed(input)
+    out = (-np.logaddexp(0, -x)).astype(input.array.dtype, copy=False)
     return record("LogSigmoid", out, (input,),
                   lambda g: (g * 0.5 * (1 - np.tanh(0.5 * x)),))
 
@@ -221,9 +227,9 @@ def mish(input, inplace=False):
     if inplace:
         return in_place(input, "mish", mish)
     input = float_input(input, "mish")
-    x = input.array
+    x = _computed(input)
     t = np.tanh(np.logaddexp(0, x))
-    out = (x * t).astype(x.dtype, copy=False)
+    out = (x * t).astype(input.array.dtype, copy=False)
     return record("Mish", out, (input,),
                   lambda g: (g * (t + x * 0.5 * (1 + np.tanh(0.5 * x)) * (1 - t * t)),))
 
@@ -233,14 +239,9 @@ def hardswish(input, inplace=False):
     1 from 3 on (PyTorch's values at the corners)."""
     if inplace:
         return in_place(input, "hardswish", hardswish)
-    return _hardswish(input)
-
-
-@half_in_float32
-def _hardswish(input):
     input = float_input(input, "hardswish")
-    x = input.array
-    out = (x * np.clip(x + 3, 0, 6) / 6).astype(x.dtype, copy=False)
+    x = _computed(input)
+    out = (x * np.clip(x + 3, 0, 6) / 6).astype(input.array.dtype, copy=False)
     slope = np.where(x <= -3, 0, np.where(x < 3, x / 3 + 0.5, 1))
     return record("Hardswish", out, (input,), lambda g: (g * slope,))
 
@@ -250,8 +251,8 @@ def hardsigmoid(input, inplace=False):
     if inplace:
         return in_place(input, "hardsigmoid", hardsigmoid)
     input = float_input(input, "hardsigmoid")
-    x = input.array
-    out = (np.clip(x + 3, 0, 6) / 6).astype(x.dtype, copy=False)
+    x = _computed(input)
+    out = (np.clip(x + 3, 0, 6) / 6).astype(input.array.dtype, copy=False)
     inside = (x > -3) & (x < 3)
     return record("Hardsigmoid", out, (input,), lambda g: (np.where(inside, g / 6, 0),))
 
