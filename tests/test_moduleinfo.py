@@ -204,3 +204,18 @@ def test_known_divergences_are_still_generated():
 def test_every_listed_module_has_a_moduleinfo_and_a_twin():
     assert set(MODULES) <= set(MODULE_INFOS), set(MODULES) - set(MODULE_INFOS)
     assert all(hasattr(cnnlab.nn, name) for name in MODULES)
+
+
+def test_readme_states_the_coverage():
+    """The README's count of ModuleInfo inputs and modules is the one this file runs
+    (to within 5%)."""
+    import pathlib
+    import re
+    text = " ".join(pathlib.Path(__file__).parent.parent.joinpath("README.md").read_text()
+                    .split())
+    found = re.search(r"([\d,]+) module inputs over (\d+) modules", text)
+    assert found, "README: the ModuleInfo coverage sentence is missing"
+    stated = [int(group.replace(",", "")) for group in found.groups()]
+    actual = [sum(len(module_inputs(*case)) for case in CASES), len(MODULES)]
+    for said, counted in zip(stated, actual):
+        assert abs(said - counted) <= 0.05 * counted, (stated, actual)

@@ -451,3 +451,20 @@ def test_known_divergences_are_still_generated():
     for name, key in KNOWN_ERROR_DIVERGENCES:
         keys = [sample_key(e.sample_input) for e, _ in _translatable_errors(name)]
         assert key in keys, (name, key)
+
+
+def test_readme_states_the_coverage():
+    """The README's counts of PyTorch test data run here are the ones this file runs
+    (to within 5%: sample generation varies a little with the PyTorch build)."""
+    import pathlib
+    import re
+    text = " ".join(pathlib.Path(__file__).parent.parent.joinpath("README.md").read_text()
+                    .split())
+    found = re.search(r"([\d,]+) op samples over (\d+) ops .*?([\d,]+) of its reference inputs",
+                      text)
+    assert found, "README: the OpInfo coverage sentence is missing"
+    stated = [int(group.replace(",", "")) for group in found.groups()]
+    actual = [sum(len(samples(n, d)) for n, d in OP_CASES), len(OPS),
+              sum(len(reference_samples(n, d)) for n, d in REFERENCE_CASES)]
+    for said, counted in zip(stated, actual):
+        assert abs(said - counted) <= 0.05 * counted, (stated, actual)
