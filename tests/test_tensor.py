@@ -209,8 +209,10 @@ def test_stack_and_cat_match_torch(rng):
 
 
 def test_shape_errors_are_clear():
-    with pytest.raises(ValueError, match=r"reshape: shape \[5\] is invalid for a tensor of shape \[2, 3\]"):
+    with pytest.raises(ValueError, match=r"view: shape \[5\] is invalid for a tensor of shape \[2, 3\]"):
         cnnlab.zeros(2, 3).view(5)
+    with pytest.raises(ValueError, match=r"reshape: shape \[5\] is invalid for a tensor of shape \[2, 3\]"):
+        cnnlab.zeros(2, 3).reshape(5)
     with pytest.raises(ValueError, match=r"stack: expects each tensor to be equal size"):
         cnnlab.stack([cnnlab.zeros(2), cnnlab.zeros(3)])
     with pytest.raises(ValueError, match=r"cat: tensor 1 has shape \[2, 4\]"):
@@ -268,3 +270,41 @@ def test_python_floats_keep_full_precision_in_the_dtype_asked_for(data, dtype):
     theirs = torch.tensor(data, dtype=getattr(torch, dtype))
     assert ours.tolist() == theirs.tolist()
     assert ours.dtype.name == str(theirs.dtype).split(".")[-1]
+
+
+_LAYOUTS = {   # a tensor made by view ops, the same way in both libraries
+    "contiguous": lambda lib: lib.arange(24.).reshape(2, 3, 4),
+    "t": lambda lib: lib.arange(12.).reshape(3, 4).t(),
+    "permute": lambda lib: lib.arange(24.).reshape(2, 3, 4).permute(2, 0, 1),
+    "sliced columns": lambda lib: lib.arange(24.).reshape(4, 6)[:, 1:4],
+    "sliced rows": lambda lib: lib.arange(24.).reshape(6, 4)[1:5],
+    "stepped": lambda lib: lib.arange(24.).reshape(4, 6)[:, ::2],
+    "expanded": lambda lib: lib.arange(3.).reshape(3, 1).expand(3, 4),
+    "transposed block": lambda lib: lib.arange(24.).reshape(2, 3, 4).transpose(0, 1),
+    "unsqueezed t": lambda lib: lib.arange(12.).reshape(3, 4).t().unsqueeze(1),
+    "advanced index": lambda lib: lib.arange(60.).reshape(3, 4, 5)[:, :, [0, 3]],
+}
+_SHAPES = [(-1,), (2, -1), (-1, 2), (1, -1, 1), (3, -1), (4, -1), (12, -1)]
+
+
+@pytest.mark.parametrize("layout", sorted(_LAYOUTS))
+def test_view_raises_exactly_where_pytorch_does(layout):
+    """``view`` shares memory where PyTorch's does and raises where PyTorch's does (a
+    RuntimeError for a layout that would need a copy, an error for a size that does
+    not fit), never copying silently."""
+    import torch
+    for shape in _SHAPES:
+        theirs_base, ours_base = _LAYOUTS[layout](torch), _LAYOUTS[layout](cnnlab)
+        try:
+            theirs = theirs_base.view(*shape)
+        except RuntimeError as error:
+            if "invalid" in str(error):
+                with pytest.raises(ValueError, match="view: shape .* is invalid"):
+                    ours_base.view(*shape)
+            else:
+                with pytest.raises(RuntimeError, match="without copying"):
+                    ours_base.view(*shape)
+            continue
+        ours = ours_base.view(*shape)
+        assert tuple(ours.shape) == tuple(theirs.shape), shape
+        assert np.shares_memory(ours.numpy(), ours_base.numpy()), shape

@@ -61,15 +61,37 @@ def reshape(a, *shape) -> Tensor:
 
 
 def view(a, *shape) -> Tensor:
-    """Same as :func:`reshape` (cnnlab arrays can always be viewed or copied)."""
+    """The same memory in a new shape (one size may be -1), as PyTorch's ``view``: a
+    RuntimeError where that needs a copy (a dimension to merge spans memory that is not
+    evenly strided, as after ``t()`` or ``permute``); :func:`reshape` copies then.
+    """
+    a = as_tensor(a, "view")
+    size = _size_args(shape, "view")
+    try:
+        np.reshape(a.array, size, copy=False)
+    except ValueError:
+        try:
+            np.reshape(a.array, size)   # a valid shape, only not as a view?
+        except ValueError:
+            raise ValueError(f"view: shape {list(size)} is invalid for a tensor of shape "
+                             f"{list(a.array.shape)} ({a.array.size} elements)") from None
+        strides = [s // a.array.itemsize for s in a.array.strides]
+        raise RuntimeError(
+            f"view: shape {list(size)} cannot view a tensor of shape {list(a.array.shape)} "
+            f"and stride {strides} without copying (at least one dimension spans across "
+            "two contiguous subspaces); use .reshape(...) instead, or .contiguous() first"
+        ) from None
     return reshape(a, *shape)
 
 
 def view_as(a, other):
-    return reshape(a, other.shape)
+    """:func:`view` to ``other``'s shape."""
+    return view(a, tuple(other.shape))
 
 
-reshape_as = view_as
+def reshape_as(a, other):
+    """:func:`reshape` to ``other``'s shape."""
+    return reshape(a, tuple(other.shape))
 
 
 def flatten(a, start_dim=0, end_dim=-1) -> Tensor:
@@ -203,6 +225,8 @@ def getitem(a: Tensor, index) -> Tensor:
         else:
             np.add.at(grad, index, g)
         return (grad,)
+    if not basic:   # a copy: laid out row-major, as PyTorch's (NumPy may put the indexed
+        out = np.ascontiguousarray(out)   # axis outermost), so that view() works on it too
     result = record("Index" if not basic else "Select", np.asarray(out), (a,), backward)
     if basic:
         mark_view(result, a, lambda base: getitem(base, index))

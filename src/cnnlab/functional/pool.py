@@ -88,7 +88,9 @@ def check_divisor(divisor_override, function: str):
 
 
 def indices_tensor(indices: np.ndarray, batched: bool) -> Tensor:
-    return restore_batch(Tensor._wrap(indices.astype(np.int64, copy=False)), batched)
+    """Pooling indices as an int64 tensor, row-major (as PyTorch's: ``view`` works)."""
+    indices = np.ascontiguousarray(indices, dtype=np.int64)
+    return restore_batch(Tensor._wrap(indices), batched)
 
 
 # ------------------------------------------------------------ the three pools

@@ -209,6 +209,7 @@ def adaptive_max_pool(x: np.ndarray, output_size, return_indices=False):
     ([[[[5, 7]]]], [[[[1, 5]]]])
     """
     out, indices = _adaptive_max(x, output_size, return_indices)
+    out = np.ascontiguousarray(out)   # row-major, as PyTorch's (its passes leave it strided)
     return (out, indices) if return_indices else out
 
 
