@@ -151,12 +151,47 @@ LAYERS = {
     "upsample-bilinear": (lambda: nn.Upsample(scale_factor=2, mode="bilinear"), (1, 2, 3, 4)),
     "upsample-bilinear-corners": (lambda: nn.Upsample(size=(5, 7), mode="bilinear",
                                                       align_corners=True), (1, 2, 3, 4)),
+    "group-norm": (lambda: _randomised(nn.GroupNorm(2, 6)), (1, 6, 4, 5)),
+    "group-norm-no-affine": (lambda: nn.GroupNorm(3, 6, affine=False), (1, 6, 7)),
+    "instance-norm": (lambda: nn.InstanceNorm2d(3), (1, 3, 4, 5)),
+    "instance-norm-affine": (lambda: _randomised(nn.InstanceNorm1d(3, affine=True)), (1, 3, 7)),
+    "instance-norm-running": (lambda: _randomised(nn.InstanceNorm2d(
+        3, affine=True, track_running_stats=True)), (1, 3, 4, 5)),
+    "hardtanh": (lambda: nn.Hardtanh(-0.5, 2.0), (1, 3, 4)),
+    "hardswish": (nn.Hardswish, (1, 3, 4)),
+    "hardsigmoid": (nn.Hardsigmoid, (1, 3, 4)),
+    "softplus": (nn.Softplus, (1, 3, 4)),
+    "softplus-beta": (lambda: nn.Softplus(beta=2.5), (1, 3, 4)),
+    "log-sigmoid": (nn.LogSigmoid, (1, 3, 4)),
+    "mish": (nn.Mish, (1, 3, 4)),
+    "prelu": (lambda: _randomised(nn.PReLU(3)), (1, 3, 4, 5)),
+    "prelu-one": (nn.PReLU, (1, 3, 4)),
+    "identity": (lambda: nn.Sequential(nn.Identity(), nn.ReLU()), (1, 3, 4)),
+    "softmax2d": (nn.Softmax2d, (1, 3, 4, 5)),
 }
+
+
+def _randomised(module):
+    """``module`` with random parameters and running statistics (not the identity's)."""
+    rng = np.random.default_rng(3)
+    for tensor in list(module.parameters()) + [b for b in module.buffers() if b.ndim]:
+        tensor.array[...] = rng.uniform(0.5, 1.5, tensor.shape)
+    return module
 
 
 @pytest.mark.parametrize("make, shape", LAYERS.values(), ids=LAYERS.keys())
 def test_other_layers(tmp_path, make, shape):
     check_export(tmp_path, make(), shape)
+
+
+@pytest.mark.parametrize("opset", [13, 18, 21])
+@pytest.mark.parametrize("name", ["group-norm", "instance-norm-affine", "mish", "prelu",
+                                  "softplus-beta", "log-sigmoid"])
+def test_newer_layers_at_every_opset(tmp_path, name, opset):
+    make, shape = LAYERS[name]
+    ops = check_export(tmp_path, make(), shape, opset=opset)
+    if name == "mish":   # its own op from opset 18, x tanh(softplus(x)) before
+        assert ("Mish" in ops) == (opset >= 18), ops
 
 
 ND = {
@@ -237,7 +272,20 @@ ERRORS = {
                    r"cannot export the tensor operation 'MaxPool2DWithIndices': it was called "
                    r"as a function inside a forward.*use the layer nn.MaxPool2d"),
     "opset": (lambda: nn.ReLU(), 12, r"opset_version must be an int from 13 to 21, got 12"),
+    "hardswish-13": (lambda: nn.Hardswish(), 13, r"\(Hardswish\): HardSwish needs opset 14; "
+                     r"got opset_version=13"),
+    "instance-norm-unbatched": (lambda: UnbatchedInstanceNorm(), 17,
+                                r"unbatched input cannot be exported"),
 }
+
+
+class UnbatchedInstanceNorm(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.norm = nn.InstanceNorm2d(3)
+
+    def forward(self, x):   # (3, 9, N * 6): an unbatched image for InstanceNorm2d
+        return self.norm(x.reshape(3, 9, -1))
 
 
 class FunctionalPool(nn.Module):

@@ -188,6 +188,53 @@ def batch_norm(builder, call, inputs):
                        epsilon=float(module.eps))
 
 
+def _affine_or(builder, call, name, fill, channels, dtype):
+    """The layer's ``weight``/``bias`` as an initializer, or ``fill`` per channel when the
+    layer has none (ONNX's normalisations want both)."""
+    tensor = getattr(call.module, name, None)
+    value = tensor.array if tensor is not None else np.full(channels, fill, dtype)
+    return builder.constant(value, f"{call.path}.{name}")
+
+
+def instance_norm(builder, call, inputs):
+    """InstanceNormalization; in evaluation with running statistics the layer is a batch
+    norm on them (PyTorch's ``track_running_stats=True``), and exports as one."""
+    module, x = call.module, _input(call)
+    if x.ndim == module._spatial + 1:
+        raise ExportError(f"{_where(call)}: unbatched input cannot be exported; give the "
+                          "example input a batch axis")
+    if module.track_running_stats and not module.training:
+        return batch_norm(builder, call, inputs)
+    channels, dtype = x.shape[1], x.array.dtype
+    operands = [inputs[0], _affine_or(builder, call, "weight", 1, channels, dtype),
+                _affine_or(builder, call, "bias", 0, channels, dtype)]
+    return builder.add("InstanceNormalization", operands, call.path or "instance_norm",
+                       epsilon=float(module.eps))
+
+
+def group_norm(builder, call, inputs):
+    """Reshape to (N, G, -1), InstanceNormalization of the G groups, reshape back, then
+    the per-channel affine map: opset 6's ops (GroupNormalization came in opset 18 with
+    per-group parameters, changed to per-channel in opset 21)."""
+    module, x = call.module, _input(call)
+    groups, dtype, spatial = module.num_groups, x.array.dtype, x.ndim - 2
+    grouped = builder.reshape(inputs[0], x.shape, (x.shape[0], groups, -1),
+                              f"{call.path}.grouped")
+    normalised = builder.add("InstanceNormalization", [
+        grouped, builder.constant(np.ones(groups, dtype), f"{call.path}.ones"),
+        builder.constant(np.zeros(groups, dtype), f"{call.path}.zeros")],
+        f"{call.path}.normalised", epsilon=float(module.eps))
+    shape = builder.add("Shape", inputs[:1], f"{call.path}.shape")
+    out = builder.add("Reshape", [normalised, shape], f"{call.path}.ungrouped")
+    if not module.affine:
+        return out
+    per_channel = (-1,) + (1,) * spatial
+    scale = builder.constant(module.weight.array.reshape(per_channel), f"{call.path}.weight")
+    shift = builder.constant(module.bias.array.reshape(per_channel), f"{call.path}.bias")
+    scaled = builder.add("Mul", [out, scale], f"{call.path}.scaled")
+    return builder.add("Add", [scaled, shift], call.path or "group_norm")
+
+
 def layer_norm(builder, call, inputs):
     module = call.module
     shape = tuple(module.normalized_shape)
@@ -256,6 +303,64 @@ def gelu(builder, call, inputs):
                                                            f"{call.path}.half")],
                        f"{call.path}.half_x")
     return builder.add("Mul", [half, one], call.path or "gelu")
+
+
+def hardtanh(builder, call, inputs):
+    dtype = _input(call).array.dtype
+    low = builder.constant(np.asarray(call.module.min_val, dtype), f"{call.path}.min")
+    high = builder.constant(np.asarray(call.module.max_val, dtype), f"{call.path}.max")
+    return builder.add("Clip", [inputs[0], low, high], call.path or "hardtanh")
+
+
+def hardswish(builder, call, inputs):
+    if builder.opset < 14:
+        raise ExportError(f"{_where(call)}: HardSwish needs opset 14; got "
+                          f"opset_version={builder.opset}")
+    return builder.add("HardSwish", inputs[:1], call.path or "hardswish")
+
+
+def hardsigmoid(builder, call, inputs):   # relu6(x + 3) / 6
+    return builder.add("HardSigmoid", inputs[:1], call.path or "hardsigmoid",
+                       alpha=1.0 / 6.0, beta=0.5)
+
+
+def _softplus(builder, call, x, beta, hint):
+    """``log(1 + exp(beta x)) / beta`` (PyTorch returns x past its threshold, where this
+    agrees to float32 rounding: exp(-20) = 2e-9)."""
+    if beta == 1:
+        return builder.add("Softplus", [x], hint)
+    dtype = _input(call).array.dtype
+    factor = builder.constant(np.asarray(beta, dtype), f"{call.path}.beta")
+    scaled = builder.add("Mul", [x, factor], f"{call.path}.scaled")
+    return builder.add("Div", [builder.add("Softplus", [scaled], f"{call.path}.softplus"),
+                               factor], hint)
+
+
+def softplus(builder, call, inputs):
+    return _softplus(builder, call, inputs[0], float(call.module.beta),
+                     call.path or "softplus")
+
+
+def log_sigmoid(builder, call, inputs):   # -softplus(-x)
+    negated = builder.add("Neg", inputs[:1], f"{call.path}.neg")
+    return builder.add("Neg", [_softplus(builder, call, negated, 1.0, f"{call.path}.sp")],
+                       call.path or "log_sigmoid")
+
+
+def mish(builder, call, inputs):   # x tanh(softplus(x)); Mish itself is opset 18
+    if builder.opset >= 18:
+        return builder.add("Mish", inputs[:1], call.path or "mish")
+    gate = builder.add("Tanh", [_softplus(builder, call, inputs[0], 1.0, f"{call.path}.sp")],
+                       f"{call.path}.tanh")
+    return builder.add("Mul", [inputs[0], gate], call.path or "mish")
+
+
+def prelu(builder, call, inputs):
+    """PRelu with the slopes shaped to broadcast over the channel axis (1)."""
+    x, weight = _input(call), call.module.weight.array
+    slope = weight.reshape((-1,) + (1,) * (x.ndim - 2)) if weight.size > 1 else weight
+    return builder.add("PRelu", [inputs[0], builder.constant(slope, f"{call.path}.weight")],
+                       call.path or "prelu")
 
 
 def silu(builder, call, inputs):
@@ -328,8 +433,15 @@ CONVERTERS = {
     "Linear": linear,
     "ReLU": _simple("Relu"), "Sigmoid": _simple("Sigmoid"), "Tanh": _simple("Tanh"),
     "LeakyReLU": leaky_relu, "ELU": elu, "SiLU": silu, "ReLU6": relu6, "GELU": gelu,
-    "LayerNorm": layer_norm,
+    "LayerNorm": layer_norm, "GroupNorm": group_norm,
+    "InstanceNorm1d": instance_norm, "InstanceNorm2d": instance_norm,
+    "InstanceNorm3d": instance_norm,
+    "Hardtanh": hardtanh, "Hardswish": hardswish, "Hardsigmoid": hardsigmoid,
+    "Softplus": softplus, "LogSigmoid": log_sigmoid, "Mish": mish, "PReLU": prelu,
+    "Identity": _simple("Identity"),
     "Softmax": _softmax("Softmax"), "LogSoftmax": _softmax("LogSoftmax"),
+    "Softmax2d": lambda builder, call, inputs: builder.add(
+        "Softmax", inputs[:1], call.path or "softmax2d", axis=_input(call).ndim - 3),
     "Flatten": flatten, "Upsample": upsample,
 }
 
