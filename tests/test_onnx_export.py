@@ -310,3 +310,12 @@ def test_export_restores_training_mode_and_fixed_batch(tmp_path):
     dims = proto.graph.input[0].type.tensor_type.shape.dim
     assert [d.dim_value for d in dims] == [2, 1, 5, 5]
     assert "forward" not in model[0].__dict__  # the tracing wrapper is gone
+
+
+def test_scalar_operands_are_zero_dimensional(tmp_path):
+    """ONNX wants Clip's bounds as scalars: 0-d initializers (np.ascontiguousarray had
+    made them 1-D)."""
+    cnnlab.onnx.export(nn.Sequential(nn.ReLU6(), nn.Hardtanh(0.2, 0.8)), cnnlab.zeros(1, 3),
+                       tmp_path / "m.onnx")
+    bounds = [list(i.dims) for i in onnx.load(tmp_path / "m.onnx").graph.initializer]
+    assert bounds == [[]] * 4, bounds

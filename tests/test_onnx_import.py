@@ -20,7 +20,8 @@ from model_twins import TWINS
 OPS = ["Conv", "ConvTranspose", "MaxPool", "AveragePool", "LpPool", "GlobalAveragePool",
        "GlobalMaxPool", "BatchNormalization", "Gemm", "MatMul", "Relu", "Sigmoid", "Tanh",
        "Flatten", "Reshape", "Concat", "Add", "Mul", "Dropout", "Softmax", "LogSoftmax",
-       "Resize", "Clip", "LeakyRelu", "Elu", "LayerNormalization", "Gelu"]
+       "Resize", "Clip", "LeakyRelu", "Elu", "LayerNormalization", "Gelu",
+       "InstanceNormalization", "PRelu", "HardSigmoid", "HardSwish", "Softplus", "Mish"]
 
 # Cases that load but are refused when run: where ONNX and PyTorch disagree.
 REFUSED_AT_RUN = {
@@ -39,7 +40,8 @@ MIN_MATCHED = {"Conv": 6, "ConvTranspose": 8, "MaxPool": 17, "AveragePool": 19, 
                "Gemm": 11, "MatMul": 7, "Relu": 1, "Sigmoid": 2, "Tanh": 2, "Flatten": 9,
                "Reshape": 9, "Concat": 12, "Add": 8, "Mul": 9, "Dropout": 4, "Softmax": 7,
                "LogSoftmax": 7, "Resize": 8, "Clip": 1, "LeakyRelu": 1, "Elu": 1,
-               "LayerNormalization": 19, "Gelu": 4}
+               "LayerNormalization": 19, "Gelu": 4, "InstanceNormalization": 2, "PRelu": 2,
+               "HardSigmoid": 3, "HardSwish": 1, "Softplus": 2, "Mish": 1}
 
 
 # The modules of onnx.backend.test.case.node that define the cases of OPS; importing one
@@ -48,7 +50,8 @@ CASE_MODULES = ["conv", "convtranspose", "maxpool", "averagepool", "lppool",
                 "globalaveragepool", "globalmaxpool", "batch_normalization", "gemm", "matmul",
                 "relu", "sigmoid", "tanh", "flatten", "reshape", "concat", "add", "mul",
                 "dropout", "softmax", "logsoftmax", "resize", "clip", "leakyrelu", "elu",
-                "layernormalization", "gelu"]
+                "layernormalization", "gelu", "instance_normalization", "prelu",
+                "hardsigmoid", "hardswish", "softplus", "mish"]
 
 
 @pytest.fixture(scope="module")
@@ -180,3 +183,21 @@ def test_a_file_that_is_not_onnx(tmp_path):
     path.write_bytes(b"\x08\x07garbage that protobuf cannot parse \xff\xff")
     with pytest.raises(ValueError, match=r"onnx.load: .*junk\.onnx is not a valid ONNX model"):
         cnnlab.onnx.load(path)
+
+
+def test_cnnlab_export_then_import_norms_and_activations(tmp_path):
+    """GroupNorm (reshape, InstanceNormalization, reshape by Shape, affine), instance
+    norm, PReLU and the hard/soft activations survive cnnlab's export and load."""
+    model = nn.Sequential(nn.Conv2d(3, 6, 3, padding=1), nn.GroupNorm(2, 6), nn.PReLU(6),
+                          nn.InstanceNorm2d(6, affine=True), nn.Hardswish(),
+                          nn.Conv2d(6, 4, 1), nn.Softplus(beta=2.0), nn.Mish(),
+                          nn.Hardsigmoid(), nn.Hardtanh(0.2, 0.8), nn.LogSigmoid())
+    rng = np.random.default_rng(0)
+    for p in model.parameters():
+        p.array[...] = rng.uniform(-1, 1, p.shape)
+    model.eval()
+    cnnlab.onnx.export(model, cnnlab.zeros(1, 3, 5, 6), tmp_path / "m.onnx")
+    again = cnnlab.onnx.load(tmp_path / "m.onnx")
+    x = cnnlab.tensor(rng.standard_normal((2, 3, 5, 6)).astype(np.float32))
+    np.testing.assert_allclose(again(x).detach().numpy(), model(x).detach().numpy(),
+                               rtol=1e-5, atol=1e-6)

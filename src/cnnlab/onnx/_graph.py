@@ -45,7 +45,9 @@ class GraphBuilder:
     def constant(self, array, hint: str) -> str:
         """Store ``array`` as an initializer; return its name."""
         name = self.fresh(hint)
-        self.initializers.append(self.numpy_helper.from_array(np.ascontiguousarray(array),
+        # np.asarray(order="C"), not ascontiguousarray: that makes a 0-d array 1-D,
+        # and ONNX wants Clip's bounds (and other scalars) 0-d
+        self.initializers.append(self.numpy_helper.from_array(np.asarray(array, order="C"),
                                                               name))
         return name
 

@@ -133,10 +133,6 @@ def layer_normalization(args, attributes, opset):
     return out, mean, 1 / ops.sqrt(variance + eps)
 
 
-def gelu(args, attributes, opset):
-    return F.gelu(_tensor(args[0]), attributes.get("approximate", "none"))
-
-
 def gemm(args, attributes, opset):
     a, b, c = (args + [None])[:3]
     a, b = _tensor(a), _tensor(b)
@@ -157,54 +153,6 @@ def matmul(args, attributes, opset):
     if all(_static(a) for a in args):
         return np.matmul(*args)
     return ops.matmul(_tensor(args[0]), _tensor(args[1]))
-
-
-# ------------------------------------------------------------------ elementwise
-def _binary(numpy_op, cnnlab_op):
-    def run(args, attributes, opset):
-        a, b = args
-        if _static(a) and _static(b):
-            return numpy_op(a, b)
-        return cnnlab_op(_tensor(a), _tensor(b))
-    return run
-
-
-def _unary(function):
-    return lambda args, attributes, opset: function(_tensor(args[0]))
-
-
-def leaky_relu(args, attributes, opset):
-    return F.leaky_relu(_tensor(args[0]), attributes.get("alpha", 0.01))
-
-
-def elu(args, attributes, opset):
-    return F.elu(_tensor(args[0]), attributes.get("alpha", 1.0))
-
-
-def clip(args, attributes, opset):
-    if opset < 11:
-        low, high = attributes.get("min"), attributes.get("max")
-    else:
-        low, high = [None if a is None else float(_array(a)) for a in (args + [None, None])[1:3]]
-    x = _tensor(args[0])
-    return x if low is None and high is None else ops.clamp(x, low, high)
-
-
-def _softmax(function):
-    def run(args, attributes, opset):
-        x = _tensor(args[0])
-        axis = attributes.get("axis", -1 if opset >= 13 else 1) % max(x.ndim, 1)
-        if opset >= 13 or axis == x.ndim - 1:
-            return function(x, dim=axis)
-        # Before opset 13 the input was flattened to 2-D at ``axis`` first.
-        shape = tuple(x.shape)
-        flat = ops.reshape(x, int(np.prod(shape[:axis], dtype=np.int64)), -1)
-        return ops.reshape(function(flat, dim=1), *shape)
-    return run
-
-
-def identity(args, attributes, opset):
-    return args[0]
 
 
 # ------------------------------------------------------------------ shapes
@@ -364,6 +312,11 @@ def resize(args, attributes, opset):
     return F.interpolate(x, scale_factor=factors, mode=torch_mode, align_corners=align)
 
 
+from ._import_elementwise import (_binary, _softmax, _unary, clip, elu,  # noqa: E402
+                                  gelu, hard_sigmoid, identity, instance_normalization,
+                                  leaky_relu, prelu)
+
+
 # ------------------------------------------------------------------ checks
 def _one_of(*allowed):
     return lambda value: None if value in allowed else f"must be one of {list(allowed)}"
@@ -393,6 +346,7 @@ SPECS = {
                                                  "training_mode": _zero}),
     "LayerNormalization": (layer_normalization, {"axis": None, "epsilon": None,
                                                  "stash_type": None}),
+    "InstanceNormalization": (instance_normalization, {"epsilon": None}),
     "Gelu": (gelu, {"approximate": _one_of("none", "tanh")}),
     "Gemm": (gemm, {"alpha": None, "beta": None, "transA": None, "transB": None}),
     "MatMul": (matmul, {}),
@@ -404,6 +358,9 @@ SPECS = {
     "Exp": (_unary(ops.exp), {}), "Log": (_unary(ops.log), {}), "Neg": (_unary(ops.neg), {}),
     "Abs": (_unary(ops.abs), {}),
     "LeakyRelu": (leaky_relu, {"alpha": None}), "Elu": (elu, {"alpha": None}),
+    "PRelu": (prelu, {}), "HardSigmoid": (hard_sigmoid, {"alpha": None, "beta": None}),
+    "HardSwish": (_unary(F.hardswish), {}), "Softplus": (_unary(F.softplus), {}),
+    "Mish": (_unary(F.mish), {}),
     "Clip": (clip, {"min": None, "max": None}),
     "Softmax": (_softmax(F.softmax), {"axis": None}),
     "LogSoftmax": (_softmax(F.log_softmax), {"axis": None}),
