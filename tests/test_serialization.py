@@ -317,3 +317,29 @@ def test_plain_safetensors_is_not_a_checkpoint(tmp_path):
     cnnlab.save({"a": [np.ones(1)]}, path)
     with pytest.raises(ValueError, match=r"load_weights: .*holds a nested object"):
         cnnlab.load_weights(path)
+
+
+@pytest.mark.parametrize("suffix", ["pt", "safetensors", "npz"])
+def test_zero_dimensional_tensors_keep_their_shape(tmp_path, suffix):
+    """A 0-d tensor (BatchNorm's num_batches_tracked, a loss) comes back 0-d: the
+    safetensors writer had made it 1-D, and load_state_dict took that silently."""
+    model = cnnlab.nn.Sequential(cnnlab.nn.Conv2d(1, 2, 3), cnnlab.nn.BatchNorm2d(2))
+    model(cnnlab.randn(2, 1, 5, 5))
+    state = dict(model.state_dict(), loss=cnnlab.tensor(0.25))
+    cnnlab.save(state, tmp_path / f"s.{suffix}")
+    loaded = cnnlab.load(tmp_path / f"s.{suffix}")
+    assert {k: tuple(v.shape) for k, v in loaded.items()} == \
+        {k: tuple(v.shape) for k, v in state.items()}
+    assert tuple(loaded["1.num_batches_tracked"].shape) == ()
+    assert loaded["1.num_batches_tracked"].item() == 1
+
+
+def test_saved_weights_keep_zero_dimensional_shapes_for_pytorch(tmp_path):
+    """save_weights of a model with batch norm loads into PyTorch's twin strictly."""
+    import safetensors.torch
+    model = cnnlab.nn.BatchNorm2d(3)
+    model(cnnlab.randn(4, 3, 2, 2))
+    cnnlab.save_weights(model, tmp_path / "w.safetensors")
+    theirs = torch.nn.BatchNorm2d(3)
+    theirs.load_state_dict(safetensors.torch.load_file(tmp_path / "w.safetensors"))
+    assert theirs.num_batches_tracked.shape == () and theirs.num_batches_tracked.item() == 1

@@ -308,3 +308,15 @@ def test_view_raises_exactly_where_pytorch_does(layout):
         ours = ours_base.view(*shape)
         assert tuple(ours.shape) == tuple(theirs.shape), shape
         assert np.shares_memory(ours.numpy(), ours_base.numpy()), shape
+
+
+def test_indexing_with_a_zero_dimensional_integer_tensor_gives_a_zero_dimensional_tensor():
+    import torch
+    for index in (2, -1):
+        ours = cnnlab.arange(5.)[cnnlab.tensor(index)]
+        theirs = torch.arange(5.)[torch.tensor(index)]
+        assert tuple(ours.shape) == tuple(theirs.shape) == ()
+        assert ours.item() == theirs.item()
+    ours = cnnlab.arange(12.).reshape(3, 4)[cnnlab.tensor(1), [0, 2]]
+    theirs = torch.arange(12.).reshape(3, 4)[torch.tensor(1), [0, 2]]
+    assert tuple(ours.shape) == tuple(theirs.shape) and ours.tolist() == theirs.tolist()

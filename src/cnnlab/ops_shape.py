@@ -226,7 +226,7 @@ def getitem(a: Tensor, index) -> Tensor:
             np.add.at(grad, index, g)
         return (grad,)
     if not basic:   # a copy: laid out row-major, as PyTorch's (NumPy may put the indexed
-        out = np.ascontiguousarray(out)   # axis outermost), so that view() works on it too
+        out = np.asarray(out, order="C")   # axis outermost), so that view() works on it too
     result = record("Index" if not basic else "Select", np.asarray(out), (a,), backward)
     if basic:
         mark_view(result, a, lambda base: getitem(base, index))

@@ -256,9 +256,11 @@ def write_safetensors(f, tensors: dict, metadata: dict) -> None:
     (a path, written atomically, or a binary file object)."""
     from safetensors.numpy import save as to_bytes
 
-    # safetensors wants C-contiguous arrays in native byte order.
-    arrays = {name: np.ascontiguousarray(array.astype(array.dtype.newbyteorder("="),
-                                                      copy=False))
+    # safetensors wants C-contiguous arrays in native byte order (np.asarray with
+    # order="C": np.ascontiguousarray would make a 0-d tensor, like BatchNorm's
+    # num_batches_tracked, 1-D)
+    arrays = {name: np.asarray(array.astype(array.dtype.newbyteorder("="), copy=False),
+                               order="C")
               for name, array in tensors.items()}
     payload = to_bytes(arrays, metadata=metadata)
     if isinstance(f, (str, os.PathLike)):

@@ -89,7 +89,7 @@ def check_divisor(divisor_override, function: str):
 
 def indices_tensor(indices: np.ndarray, batched: bool) -> Tensor:
     """Pooling indices as an int64 tensor, row-major (as PyTorch's: ``view`` works)."""
-    indices = np.ascontiguousarray(indices, dtype=np.int64)
+    indices = np.asarray(indices, dtype=np.int64, order="C")
     return restore_batch(Tensor._wrap(indices), batched)
 
 
