@@ -25,7 +25,8 @@ from opinfo_support import (TOLERANCES, Untranslatable, assert_same_value, trans
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning", "ignore::RuntimeWarning")
 
-# ModuleInfo class names with a cnnlab.nn twin of the same name. Not listed: recurrent
+# ModuleInfo class names with a cnnlab.nn twin of the same name; each in float32,
+# float64 and float16 (the last where PyTorch's CPU has a kernel). Not listed: recurrent
 # and attention modules, and other modules cnnlab does not have.
 MODULES = ("AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "AvgPool2d", "BatchNorm1d",
            "BatchNorm2d", "BatchNorm3d", "Conv2d", "ConvTranspose2d", "LazyConv2d",
@@ -145,14 +146,18 @@ def _run(name, dtype, training, module_input):
                      for a in module_input.forward_input.args])
     ours.load_state_dict(theirs.state_dict())
     reference = copy.deepcopy(theirs).double() if dtype == "float16" else None
-    expected = theirs(*module_input.forward_input.args, **module_input.forward_input.kwargs)
+    try:
+        expected = theirs(*module_input.forward_input.args,
+                          **module_input.forward_input.kwargs)
+    except NotImplementedError as error:   # no PyTorch kernel for this dtype: no oracle
+        raise Untranslatable(str(error)) from None
     actual = ours(x, *args, **kwargs)
     return theirs, ours, translator, expected, actual, reference
 
 
 CASES = [(name, dtype, training) for name in MODULES if name in MODULE_INFOS
          for dtype in ("float16", "float32", "float64") for training in (True, False)
-         if getattr(torch, dtype) in MODULE_INFOS[name].dtypes]
+         if getattr(torch, dtype) in MODULE_INFOS[name].dtypes or dtype == "float16"]
 
 
 @pytest.mark.parametrize("name,dtype,training", CASES,
@@ -165,7 +170,10 @@ def test_moduleinfo_inputs_match_torch(name, dtype, training):
             known += 1   # run by test_known_module_divergence
             continue
         if (name, key) in BEYOND_PYTORCH:
-            _, _, output = build_and_run(name, dtype, training, module_input)
+            try:
+                _, _, output = build_and_run(name, dtype, training, module_input)
+            except Untranslatable:
+                continue
             assert np.all(np.isfinite(output.detach().numpy())), BEYOND_PYTORCH[(name, key)]
             continue
         try:
@@ -176,7 +184,8 @@ def test_moduleinfo_inputs_match_torch(name, dtype, training):
             failures.append(f"{key}: {type(error).__name__}: {str(error).strip()[:300]}")
         compared += 1
     assert not failures, f"{len(failures)} of {compared} inputs differ:\n" + "\n".join(failures)
-    assert compared or known, "no input could be translated"
+    # float16 runs for every module, compared where PyTorch has a float16 kernel
+    assert compared or known or dtype == "float16", "no input could be translated"
 
 
 KNOWN_CASES = [pytest.param(*case, id="-".join(map(str, case)), marks=pytest.mark.xfail(
