@@ -148,6 +148,12 @@ OPS = {
     # Tensor methods
     "narrow": method("narrow"), "select": method("select"), "item": method("item"),
     "zero_": lambda x: x.clone().zero_(),   # as PyTorch's OpInfo: on a copy
+    # products, selection, more reductions and factories
+    "mm": cnnlab.mm, "bmm": cnnlab.bmm, "dot": cnnlab.dot, "outer": cnnlab.outer,
+    "index_select": cnnlab.index_select, "gather": cnnlab.gather, "tril": cnnlab.tril,
+    "triu": cnnlab.triu, "logsumexp": cnnlab.logsumexp, "rsqrt": cnnlab.rsqrt,
+    "isinf": cnnlab.isinf, "new_zeros": method("new_zeros"),
+    "new_ones": method("new_ones"), "new_full": method("new_full"),
 }
 
 # Samples per op and dtype: all of PyTorch's, up to this many, evenly spaced (only

@@ -30,6 +30,13 @@ from .ops import (abs, add, all, allclose, amax, amin, any, argmax, argmin, cat,
 from .ops import argsort, prod, sort, topk  # noqa: E402
 from .ops import (bitwise_and, bitwise_not, bitwise_or, bitwise_xor, floor_divide,  # noqa: E402
                   logical_and, logical_not, logical_or, logical_xor, remainder)
+from .ops import (bmm, ceil, clone, dot, floor, gather, index_select, isinf,  # noqa: E402
+                  logsumexp, mm, outer, round, rsqrt, t, tril, triu)
+
+
+def is_tensor(obj) -> bool:
+    """Whether ``obj`` is a cnnlab Tensor (``torch.is_tensor``)."""
+    return isinstance(obj, Tensor)
 
 float16 = half = _dtypes.float16
 float32 = float = _dtypes.float32

@@ -412,3 +412,16 @@ def randint_like(input, low=0, high=None, dtype=None, device=None,  # noqa: A002
         low, high = 0, low
     return randint(low, high, array.shape, dtype=dtype or dtypes.from_numpy_dtype(array.dtype),
                    device=device, requires_grad=requires_grad)
+
+
+def tensor_factories() -> dict:
+    """``Tensor.new_zeros``, ``new_ones``, ``new_empty``, ``new_full`` and ``new_tensor``:
+    creation functions whose dtype defaults to the tensor's own (PyTorch's rule)."""
+    def made_like(function):
+        def method(self, *args, dtype=None, **kwargs):
+            return function(*args, dtype=self.dtype if dtype is None else dtype, **kwargs)
+        method.__name__ = "new_" + function.__name__
+        return method
+    return {"new_zeros": made_like(zeros), "new_ones": made_like(ones),
+            "new_empty": made_like(empty), "new_full": made_like(full),
+            "new_tensor": made_like(tensor)}

@@ -376,6 +376,10 @@ def isnan(a):
     return Tensor._wrap(np.isnan(as_tensor(a).array))
 
 
+def isinf(a):
+    return Tensor._wrap(np.isinf(as_tensor(a, "isinf").array))
+
+
 def isfinite(a):
     return Tensor._wrap(np.isfinite(as_tensor(a).array))
 
@@ -396,5 +400,6 @@ from .ops_elementwise import _relu_forward, _unary  # noqa: E402,F401
 from .ops_reduce import *  # noqa: E402,F401,F403
 from .ops_reduce import _dims, _expand_back  # noqa: E402,F401
 from .ops_shape import *  # noqa: E402,F401,F403
+from .ops_index import *  # noqa: E402,F401,F403
 from .ops_shape import _size_args  # noqa: E402,F401
 from .ops_order import SortResult, TopkResult, argsort, prod, sort, topk  # noqa: E402,F401

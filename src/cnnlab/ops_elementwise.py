@@ -18,7 +18,7 @@ from .autograd import record
 from .ops import _cast, _operands, as_tensor, cast, mul
 from .tensor import Tensor
 
-__all__ = ["exp", "log", "sqrt", "sin", "cos", "square", "abs", "sign", "floor", "ceil", "round",
+__all__ = ["exp", "log", "rsqrt", "sqrt", "sin", "cos", "square", "abs", "sign", "floor", "ceil", "round",
            "relu", "sigmoid", "tanh", "clamp", "clip", "maximum", "minimum", "where",
            "masked_fill"]
 
@@ -36,6 +36,11 @@ def _unary(name, a, forward, derivative, float_only=True):
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             return (g * derivative(x, out),)
     return record(name, out, (a,), backward)
+
+
+def rsqrt(a):
+    """``1 / sqrt(a)``; gradient ``-out^3 / 2``."""
+    return _unary("Rsqrt", a, lambda x: 1 / np.sqrt(x), lambda x, out: -0.5 * out ** 3)
 
 
 def exp(a):

@@ -17,11 +17,13 @@ import numpy as np
 
 from . import dtypes
 from .autograd import record
-from .ops import (_unary, abs, as_tensor, cast, div, half_in_float32, maximum, minimum,
-                  mul, sub)
+from .ops import (_unary, abs, add, as_tensor, cast, div, half_in_float32, maximum,
+                  minimum, mul, sub)
+from .ops_elementwise import exp, log
 from .tensor import Tensor
 
 __all__ = ["MaxResult", "MinResult", "all", "amax", "amin", "any", "argmax", "argmin",
+           "logsumexp",
            "cumsum", "log_softmax", "max", "mean", "min", "norm", "softmax", "std", "sum",
            "var"]
 
@@ -318,6 +320,24 @@ def _cast_first(a, dtype, function) -> Tensor:
     """``a`` converted to ``dtype`` (PyTorch's ``dtype=`` argument), differentiably."""
     a = as_tensor(a, function)
     return a if dtype is None else cast(a, dtypes.as_dtype(dtype))
+
+
+@half_in_float32
+def logsumexp(a, dim, keepdim=False) -> Tensor:
+    """``log(sum(exp(a)))`` over ``dim``, computed stably (the maximum subtracted first,
+    a constant for the gradient: ``d/da = softmax(a)``)."""
+    a = as_tensor(a, "logsumexp")
+    if a.array.dtype.kind != "f":
+        a = cast(a, dtypes.float32)
+    dims = _dims(a, dim, "logsumexp")
+    top = np.max(a.array, axis=dims, keepdims=True, initial=-np.inf) if a.array.size \
+        else np.zeros([1 if i in dims else n for i, n in enumerate(a.array.shape)], a.array.dtype)
+    top = np.where(np.isfinite(top), top, 0).astype(a.array.dtype)
+    total = sum(exp(sub(a, Tensor._wrap(top))), dims, keepdim=True)
+    out = add(log(total), Tensor._wrap(top))
+    if keepdim:
+        return out
+    return out.reshape(tuple(n for i, n in enumerate(out.shape) if i not in dims))
 
 
 @half_in_float32

@@ -106,6 +106,22 @@ class Tensor(InPlaceOps):
 
     nelement = numel
 
+    def stride(self, dim=None):
+        """Elements to step in memory per index of each dimension (PyTorch's strides)."""
+        strides = tuple(s // self.array.itemsize for s in self.array.strides)
+        return strides if dim is None else strides[self._dim(dim, "stride")]
+
+    def element_size(self) -> int:
+        return int(self.array.itemsize)
+
+    @property
+    def itemsize(self) -> int:
+        return int(self.array.itemsize)
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.array.nbytes)
+
     def __len__(self) -> int:
         if self.array.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
@@ -433,11 +449,16 @@ def _install_methods():
                  "t", "norm", "allclose", "equal", "logical_not", "logical_and",
                  "logical_or", "logical_xor", "bitwise_and", "bitwise_or", "bitwise_xor",
                  "bitwise_not", "unbind", "split",
-                 "chunk", "narrow", "select", "cumsum", "sort", "argsort", "topk"):
+                 "chunk", "narrow", "select", "cumsum", "sort", "argsort", "topk",
+                 "mm", "bmm", "dot", "outer", "index_select", "gather", "tril", "triu",
+                 "logsumexp", "rsqrt", "isinf", "remainder", "floor_divide"):
         if hasattr(ops, name):
             methods[name] = getattr(ops, name)
     from .functional.im2col import tensor_unfold   # Tensor.unfold(dim, size, step)
     methods["unfold"] = tensor_unfold
+    from .creation import tensor_factories   # new_zeros, new_ones, ... in self's dtype
+    methods.update(tensor_factories())
+    methods["type_as"] = lambda self, other: self.to(other.dtype)
     methods["T"] = property(ops.t_all)
     methods["mT"] = property(lambda self: ops.transpose(self, -2, -1))
     # x.where(condition, y) is torch.where(condition, x, y): the tensor comes first
