@@ -213,6 +213,15 @@ OPS = [
     Op("topk", 1, lambda L, x, c: (x[0] + L.const(np.arange(6.0) * 1e-3)).topk(3, dim=3)[0]
        .repeat(1, 1, 1, 2)),
     Op("prod", 2, lambda L, x, c: x[0] * x[1][:, :, :, :2].prod(-1, keepdim=True)),
+    # selections and products added later (gather, index_select, triangles, logsumexp)
+    Op("gather-rows", 1, lambda L, x, c: L.m.gather(
+        x[0], 2, L.m.tensor(c.rng.integers(0, 6, (2, 3, 6, 6))))),
+    Op("index-select", 2, lambda L, x, c: L.m.index_select(
+        x[0], 3, L.m.tensor([5, 0, 0, 2, 3, 1])) + x[1]),
+    Op("tril-triu", 2, lambda L, x, c: L.m.tril(x[0]) + L.m.triu(x[1], 1) * 0.5),
+    Op("logsumexp", 1, lambda L, x, c: x[0] - L.m.logsumexp(x[0], 1, keepdim=True)),
+    Op("bmm-outer", 2, lambda L, x, c: L.m.bmm(x[0].reshape(6, 6, 6), x[1].reshape(6, 6, 6))
+       .reshape(2, 3, 6, 6) * 0.2 + L.m.outer(x[0][0, 0, 0], x[1][1, 2, 3]) * 0.1),
     # in-place updates
     Op("inplace-mix", 3, lambda L, x, c: _inplace_mix(L, *x)),
     Op("inplace-slice", 2, lambda L, x, c: _inplace_slice(L, *x)),
