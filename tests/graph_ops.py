@@ -219,6 +219,8 @@ OPS = [
     Op("index-select", 2, lambda L, x, c: L.m.index_select(
         x[0], 3, L.m.tensor([5, 0, 0, 2, 3, 1])) + x[1]),
     Op("tril-triu", 2, lambda L, x, c: L.m.tril(x[0]) + L.m.triu(x[1], 1) * 0.5),
+    Op("roll-repeat-interleave", 1, lambda L, x, c: L.m.roll(x[0], (1, -2), (2, 3))
+       + L.m.repeat_interleave(x[0][:, :, :, :3], 2, dim=3)),
     Op("logsumexp", 1, lambda L, x, c: x[0] - L.m.logsumexp(x[0], 1, keepdim=True)),
     Op("bmm-outer", 2, lambda L, x, c: L.m.bmm(x[0].reshape(6, 6, 6), x[1].reshape(6, 6, 6))
        .reshape(2, 3, 6, 6) * 0.2 + L.m.outer(x[0][0, 0, 0], x[1][1, 2, 3]) * 0.1),

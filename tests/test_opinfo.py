@@ -152,7 +152,9 @@ OPS = {
     "mm": cnnlab.mm, "bmm": cnnlab.bmm, "dot": cnnlab.dot, "outer": cnnlab.outer,
     "index_select": cnnlab.index_select, "gather": cnnlab.gather, "tril": cnnlab.tril,
     "triu": cnnlab.triu, "logsumexp": cnnlab.logsumexp, "rsqrt": cnnlab.rsqrt,
-    "isinf": cnnlab.isinf, "new_zeros": method("new_zeros"),
+    "isinf": cnnlab.isinf, "roll": cnnlab.roll, "repeat_interleave": cnnlab.repeat_interleave,
+    "masked_select": cnnlab.masked_select, "nonzero": cnnlab.nonzero,
+    "new_zeros": method("new_zeros"),
     "new_ones": method("new_ones"), "new_full": method("new_full"),
 }
 

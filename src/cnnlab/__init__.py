@@ -31,7 +31,8 @@ from .ops import argsort, prod, sort, topk  # noqa: E402
 from .ops import (bitwise_and, bitwise_not, bitwise_or, bitwise_xor, floor_divide,  # noqa: E402
                   logical_and, logical_not, logical_or, logical_xor, remainder)
 from .ops import (bmm, ceil, clone, dot, floor, gather, index_select, isinf,  # noqa: E402
-                  logsumexp, mm, outer, round, rsqrt, t, tril, triu)
+                  logsumexp, masked_select, mm, nonzero, outer, repeat_interleave, roll,
+                  round, rsqrt, t, tril, triu)
 
 
 def is_tensor(obj) -> bool:

@@ -1,5 +1,6 @@
 """Matrix products with PyTorch's rank rules (``mm``, ``bmm``, ``dot``, ``outer``) and
-index-based selection (``index_select``, ``gather``, ``tril``, ``triu``).
+index-based selection and rearrangement (``index_select``, ``gather``, ``tril``,
+``triu``, ``masked_select``, ``nonzero``, ``roll``, ``repeat_interleave``).
 
 The products are :func:`cnnlab.ops.matmul` (and its gradient) after the rank check
 PyTorch makes; the selections record their own scatter-add backward.
@@ -16,7 +17,8 @@ from .ops import as_tensor, matmul, mul
 from .ops_shape import reshape
 from .tensor import Tensor
 
-__all__ = ["bmm", "dot", "gather", "index_select", "mm", "outer", "tril", "triu"]
+__all__ = ["bmm", "dot", "gather", "index_select", "masked_select", "mm", "nonzero",
+           "outer", "repeat_interleave", "roll", "tril", "triu"]
 
 
 def _ranks(function, a, b, want):
@@ -149,3 +151,97 @@ def triu(a, diagonal=0) -> Tensor:
     return _triangle("triu", np.triu, a, diagonal)
 
 
+
+
+def _ints(value, function, name) -> tuple:
+    values = tuple(value) if isinstance(value, (tuple, list)) else (value,)
+    if not all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in values):
+        raise TypeError(f"{function}: {name} must be an int or a tuple of ints, got {value!r}")
+    return tuple(int(v) for v in values)
+
+
+def roll(a, shifts, dims=None) -> Tensor:
+    """Elements shifted by ``shifts`` along ``dims`` with wrap-around (the flattened
+    tensor when ``dims`` is None). Backward: the gradient rolled back."""
+    a = as_tensor(a, "roll")
+    shifts = _ints(shifts, "roll", "shifts")
+    if dims is None:
+        if len(shifts) != 1:
+            raise ValueError(f"roll: without dims, shifts must be one int, got {shifts}")
+        out = np.roll(a.array.reshape(-1), shifts[0]).reshape(a.array.shape)
+        return record("Roll", out, (a,), lambda g: (
+            np.roll(g.reshape(-1), -shifts[0]).reshape(g.shape),))
+    axes = tuple(a._dim(d, "roll") for d in _ints(dims, "roll", "dims"))
+    if len(axes) != len(shifts):
+        raise ValueError(f"roll: shifts {shifts} and dims {axes} must have the same length")
+    out = np.roll(a.array, shifts, axes)
+    return record("Roll", out, (a,), lambda g: (np.roll(g, [-s for s in shifts], axes),))
+
+
+def repeat_interleave(a, repeats, dim=None, *, output_size=None) -> Tensor:
+    """Each element (or slice along ``dim``) repeated ``repeats`` times in place:
+    ``[1, 2] -> [1, 1, 2, 2]``; ``repeats`` an int or one count per slice. Without
+    ``dim`` the tensor is flattened first. ``output_size``, PyTorch's hint of the
+    result's length along ``dim``, is checked. Backward: the copies' gradients summed."""
+    a = as_tensor(a, "repeat_interleave")
+    x = a.array.reshape(-1) if dim is None else a.array
+    axis = 0 if dim is None else a._dim(dim, "repeat_interleave")
+    counts = (as_tensor(repeats, "repeat_interleave", "repeats").array
+              if isinstance(repeats, Tensor) else np.asarray(repeats))
+    if counts.dtype.kind not in "iu" or counts.ndim > 1 or (counts < 0).any():
+        raise ValueError(f"repeat_interleave: repeats must be a non-negative int or 1-D "
+                         f"tensor of them, got {repeats!r}")
+    size = x.shape[axis] if x.ndim else 1
+    if counts.ndim == 1 and counts.size not in (1, size):
+        raise ValueError(f"repeat_interleave: repeats has {counts.size} counts for "
+                         f"{size} slices along dim {axis}")
+    counts = np.broadcast_to(counts.reshape(-1), (size,)).astype(np.int64)
+    out = np.repeat(x.reshape(-1) if x.ndim == 0 else x, counts, axis=axis)
+    if output_size is not None and output_size != out.shape[axis]:
+        raise ValueError(f"repeat_interleave: output_size={output_size!r}, but the repeats "
+                         f"give {out.shape[axis]}")
+
+    def backward(g):
+        starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+        grad = np.zeros(x.shape if x.ndim else (1,), dtype=g.dtype)
+        filled = counts > 0
+        if filled.any():
+            sums = np.add.reduceat(g, starts[filled], axis=axis)
+            index = [slice(None)] * grad.ndim
+            index[axis] = np.flatnonzero(filled)
+            grad[tuple(index)] = sums
+        return (grad.reshape(a.array.shape),)
+    return record("RepeatInterleave", out, (a,), backward)
+
+
+def masked_select(a, mask) -> Tensor:
+    """The elements of ``a`` where the bool ``mask`` (broadcast with ``a``) is true, as
+    a 1-D tensor in row-major order. Backward: scattered back (and summed where ``a``
+    was broadcast)."""
+    a = as_tensor(a, "masked_select")
+    mask = as_tensor(mask, "masked_select", "mask").array
+    if mask.dtype != np.bool_:
+        raise TypeError(f"masked_select: mask must be a bool tensor, got {mask.dtype}")
+    try:
+        shape = np.broadcast_shapes(a.array.shape, mask.shape)
+    except ValueError:
+        raise ValueError(f"masked_select: mask of shape {mask.shape} does not broadcast "
+                         f"with the input's {a.array.shape}") from None
+    full_mask = np.broadcast_to(mask, shape)
+    out = np.broadcast_to(a.array, shape)[full_mask]
+
+    def backward(g):
+        grad = np.zeros(shape, dtype=g.dtype)
+        grad[full_mask] = g
+        return (grad,)   # the engine sums the broadcast axes back to a's shape
+    return record("MaskedSelect", out, (a,), backward)
+
+
+def nonzero(a, as_tuple=False):
+    """Indices of the non-zero elements: an int64 ``(count, ndim)`` tensor, or with
+    ``as_tuple`` one 1-D tensor per dimension (a 0-d input counts as 1-D)."""
+    a = as_tensor(a, "nonzero")
+    if as_tuple:
+        x = a.array if a.ndim else a.array.reshape(1)
+        return tuple(Tensor._wrap(i.astype(np.int64)) for i in np.nonzero(x))
+    return Tensor._wrap(np.argwhere(a.array).astype(np.int64))
