@@ -55,3 +55,44 @@ def test_inplace_on_a_leaf_that_requires_grad_is_refused_as_in_torch():
         F.silu(np.ones(2), inplace=True)
     x = cnnlab.tensor([-1.0, 2.0])
     assert F.relu_(x) is x and x.tolist() == [0.0, 2.0]
+
+
+_UNARY_INPLACE = ["relu", "sigmoid", "tanh", "exp", "log", "sqrt", "rsqrt", "abs", "neg",
+                  "square", "sign", "floor", "ceil", "round", "sin", "cos"]
+
+
+@pytest.mark.parametrize("name", _UNARY_INPLACE)
+def test_unary_inplace_methods_match_pytorch(name):
+    """``x.<op>_()`` on a non-leaf: the values and the leaf's gradient are PyTorch's;
+    on a leaf that requires grad both refuse."""
+    import torch
+    data = np.random.default_rng(0).uniform(0.2, 2.0, (3, 4))
+    weights = np.random.default_rng(1).standard_normal((3, 4))
+    results = []
+    for lib in (torch, cnnlab):
+        leaf = lib.tensor(data, requires_grad=True)
+        x = leaf * 1.5 - 0.25          # positive, as log, sqrt and rsqrt need
+        same = getattr(x, name + "_")()
+        assert same is x
+        (x * lib.tensor(weights)).sum().backward()
+        results.append((x.detach().numpy(), leaf.grad.numpy()))
+        with pytest.raises(RuntimeError):
+            getattr(lib.tensor(data, requires_grad=True), name + "_")()
+    np.testing.assert_allclose(results[1][0], results[0][0], rtol=1e-12)
+    np.testing.assert_allclose(results[1][1], results[0][1], rtol=1e-12, atol=1e-15)
+
+
+def test_masked_fill_and_clamp_bounds_inplace_match_pytorch():
+    import torch
+    data = np.random.default_rng(2).standard_normal((4, 5))
+    mask = np.random.default_rng(3).random((4, 5)) > 0.5
+    results = []
+    for lib in (torch, cnnlab):
+        leaf = lib.tensor(data, requires_grad=True)
+        x = leaf * 2
+        x.masked_fill_(lib.tensor(mask), 0.5).clamp_min_(-1.0).clamp_max_(1.5)
+        y = x.clamp_min(-0.5) + x.clamp_max(0.25)
+        (y * y).sum().backward()
+        results.append((y.detach().numpy(), leaf.grad.numpy()))
+    for ours, theirs in zip(results[1], results[0]):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12)

@@ -460,6 +460,8 @@ def _install_methods():
     from .creation import tensor_factories   # new_zeros, new_ones, ... in self's dtype
     methods.update(tensor_factories())
     methods["type_as"] = lambda self, other: self.to(other.dtype)
+    methods["clamp_min"] = lambda self, min: ops.clamp(self, min=min)
+    methods["clamp_max"] = lambda self, max: ops.clamp(self, max=max)
     methods["T"] = property(ops.t_all)
     methods["mT"] = property(lambda self: ops.transpose(self, -2, -1))
     # x.where(condition, y) is torch.where(condition, x, y): the tensor comes first

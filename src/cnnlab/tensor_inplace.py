@@ -415,6 +415,17 @@ class InPlaceOps:
 
         return self._inplace("clamp_", lambda a, _: clamp(a, min, max), None)
 
+    def clamp_min_(self, min):
+        return self.clamp_(min=min)
+
+    def clamp_max_(self, max):
+        return self.clamp_(max=max)
+
+    def masked_fill_(self, mask, value):
+        from .ops import masked_fill
+
+        return self._inplace("masked_fill_", lambda a, m: masked_fill(a, m, value), mask)
+
     def __iadd__(self, other):
         return self.add_(other)
 
@@ -440,3 +451,19 @@ class InPlaceOps:
         with autograd.no_grad():
             self.array[...] = _rng().normal(mean, std, self.array.shape)
         return self
+
+
+def _unary_inplace(name: str):
+    """``Tensor.<name>_()``: the op of :mod:`cnnlab.ops` written back into the tensor
+    (recorded like ``add_``: a leaf that requires grad refuses, views are rebased)."""
+    def method(self):
+        from . import ops
+
+        return self._inplace(name + "_", lambda a, _: getattr(ops, name)(a), None)
+    method.__name__ = method.__qualname__ = name + "_"
+    return method
+
+
+for _name in ("relu", "sigmoid", "tanh", "exp", "log", "sqrt", "rsqrt", "abs", "neg",
+              "square", "sign", "floor", "ceil", "round", "sin", "cos"):
+    setattr(InPlaceOps, _name + "_", _unary_inplace(_name))
