@@ -154,6 +154,7 @@ OPS = {
     "triu": cnnlab.triu, "logsumexp": cnnlab.logsumexp, "rsqrt": cnnlab.rsqrt,
     "isinf": cnnlab.isinf, "roll": cnnlab.roll, "repeat_interleave": cnnlab.repeat_interleave,
     "masked_select": cnnlab.masked_select, "nonzero": cnnlab.nonzero,
+    "diag": cnnlab.diag, "trace": cnnlab.trace,
     "new_zeros": method("new_zeros"),
     "new_ones": method("new_ones"), "new_full": method("new_full"),
 }

@@ -30,9 +30,9 @@ from .ops import (abs, add, all, allclose, amax, amin, any, argmax, argmin, cat,
 from .ops import argsort, prod, sort, topk  # noqa: E402
 from .ops import (bitwise_and, bitwise_not, bitwise_or, bitwise_xor, floor_divide,  # noqa: E402
                   logical_and, logical_not, logical_or, logical_xor, remainder)
-from .ops import (bmm, ceil, clone, dot, floor, gather, index_select, isinf,  # noqa: E402
-                  logsumexp, masked_select, mm, nonzero, outer, repeat_interleave, roll,
-                  round, rsqrt, t, tril, triu)
+from .ops import (bmm, ceil, clone, diag, dot, floor, gather, index_select,  # noqa: E402
+                  isinf, logsumexp, masked_select, mm, nonzero, outer, repeat_interleave,
+                  roll, round, rsqrt, t, trace, tril, triu)
 
 
 def is_tensor(obj) -> bool:

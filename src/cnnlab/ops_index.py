@@ -17,8 +17,8 @@ from .ops import as_tensor, matmul, mul
 from .ops_shape import reshape
 from .tensor import Tensor
 
-__all__ = ["bmm", "dot", "gather", "index_select", "masked_select", "mm", "nonzero",
-           "outer", "repeat_interleave", "roll", "tril", "triu"]
+__all__ = ["bmm", "diag", "dot", "gather", "index_select", "masked_select", "mm",
+           "nonzero", "outer", "repeat_interleave", "roll", "trace", "tril", "triu"]
 
 
 def _ranks(function, a, b, want):
@@ -139,6 +139,43 @@ def _triangle(function, keep, a, diagonal):
         raise TypeError(f"{function}: diagonal must be an int, got {diagonal!r}")
     out = keep(a.array, int(diagonal))
     return record(function.capitalize(), out, (a,), lambda g: (keep(g, int(diagonal)),))
+
+
+def diag(a, diagonal=0) -> Tensor:
+    """A 1-D tensor as a square matrix with it on diagonal ``diagonal``, or a 2-D
+    tensor's diagonal ``diagonal`` as a new 1-D tensor (a copy, as ``torch.diag``)."""
+    a = as_tensor(a, "diag")
+    if a.ndim not in (1, 2):
+        raise ValueError(f"diag: input must be 1-D or 2-D, got shape {tuple(a.shape)}")
+    if isinstance(diagonal, bool) or not isinstance(diagonal, numbers.Integral):
+        raise TypeError(f"diag: diagonal must be an int, got {diagonal!r}")
+    k = int(diagonal)
+    if a.ndim == 1:
+        return record("Diag", np.diag(a.array, k), (a,), lambda g: (np.diagonal(g, k).copy(),))
+    shape = a.array.shape
+
+    def backward(g):
+        grad = np.zeros(shape, dtype=g.dtype)
+        rows = np.arange(g.shape[0]) + max(-k, 0)
+        grad[rows, rows + k] = g
+        return (grad,)
+    return record("Diag", np.diagonal(a.array, k).copy(), (a,), backward)
+
+
+def trace(a) -> Tensor:
+    """The sum of a 2-D tensor's main diagonal (integers sum in int64, as ``sum``)."""
+    a = as_tensor(a, "trace")
+    if a.ndim != 2:
+        raise ValueError(f"trace: input must be 2-D, got shape {tuple(a.shape)}")
+    x = a.array.astype(np.int64) if a.array.dtype.kind in "biu" else a.array
+    shape = a.array.shape
+
+    def backward(g):
+        grad = np.zeros(shape, dtype=g.dtype)
+        n = min(shape)
+        grad[np.arange(n), np.arange(n)] = g
+        return (grad,)
+    return record("Trace", np.asarray(np.trace(x)), (a,), backward)
 
 
 def tril(a, diagonal=0) -> Tensor:

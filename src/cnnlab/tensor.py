@@ -452,7 +452,8 @@ def _install_methods():
                  "chunk", "narrow", "select", "cumsum", "sort", "argsort", "topk",
                  "mm", "bmm", "dot", "outer", "index_select", "gather", "tril", "triu",
                  "logsumexp", "rsqrt", "isinf", "remainder", "floor_divide",
-                 "masked_select", "nonzero", "roll", "repeat_interleave"):
+                 "masked_select", "nonzero", "roll", "repeat_interleave", "diag",
+                 "trace"):
         if hasattr(ops, name):
             methods[name] = getattr(ops, name)
     from .functional.im2col import tensor_unfold   # Tensor.unfold(dim, size, step)
