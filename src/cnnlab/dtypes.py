@@ -64,7 +64,7 @@ DEFAULT_FLOAT = float32
 DEFAULT_INT = int64
 
 
-def compute_dtype(numpy_dtype) -> np.dtype:
+def opmath_dtype(numpy_dtype) -> np.dtype:
     """The dtype arithmetic on ``numpy_dtype`` runs in: float32 for float16, as
     PyTorch's CPU kernels do (their "opmath" type: a float16 result is computed in
     float32 and rounded once, not after every step), else the dtype itself."""

@@ -153,7 +153,7 @@ def _in_one_buffer(g, first, *then):
 def sigmoid(a):
     a = as_tensor(a, "sigmoid")
     dtype = a.array.dtype if a.array.dtype.kind == "f" else np.dtype(np.float32)
-    x = a.array.astype(dtypes.compute_dtype(dtype), copy=False)   # float16 in float32
+    x = a.array.astype(dtypes.opmath_dtype(dtype), copy=False)   # float16 in float32
     # 1 / (1 + exp(-x)) in one buffer. For very negative x, exp(-x) overflows to inf
     # (warning silenced) and the result is 0, the correctly rounded limit; for large x
     # it is 1. Relative precision is kept at both ends.

@@ -308,8 +308,8 @@ def cumsum(a, dim, dtype=None):
         x = x.astype(dtypes.as_dtype(dtype).numpy)
     elif x.dtype.kind in "biu":
         x = x.astype(np.int64)
-    # float16 runs in float32 (compute_dtype), rounded once; reshape: 0-d stays 0-d
-    out = np.cumsum(x, axis=axis, dtype=dtypes.compute_dtype(x.dtype)).reshape(x.shape)
+    # float16 runs in float32 (opmath_dtype), rounded once; reshape: 0-d stays 0-d
+    out = np.cumsum(x, axis=axis, dtype=dtypes.opmath_dtype(x.dtype)).reshape(x.shape)
     out = out.astype(x.dtype, copy=False)
     if x.ndim == 0:
         return record("Cumsum", out, (a,), lambda g: (g,))
@@ -330,8 +330,7 @@ def logsumexp(a, dim, keepdim=False) -> Tensor:
     if a.array.dtype.kind != "f":
         a = cast(a, dtypes.float32)
     dims = _dims(a, dim, "logsumexp")
-    top = np.max(a.array, axis=dims, keepdims=True, initial=-np.inf) if a.array.size \
-        else np.zeros([1 if i in dims else n for i, n in enumerate(a.array.shape)], a.array.dtype)
+    top = np.max(a.array, axis=dims, keepdims=True, initial=-np.inf)   # -inf when empty
     top = np.where(np.isfinite(top), top, 0).astype(a.array.dtype)
     total = sum(exp(sub(a, Tensor._wrap(top))), dims, keepdim=True)
     out = add(log(total), Tensor._wrap(top))

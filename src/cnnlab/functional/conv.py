@@ -19,7 +19,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..autograd import needs_grad, record
-from ..dtypes import compute_dtype
+from ..dtypes import opmath_dtype
 from ..kernels import conv as conv_kernels
 from ..kernels import geometry
 from ..ops import as_tensor
@@ -76,8 +76,8 @@ def check_padding_mode(padding_mode, function: str) -> str:
 
 def arrays_in(dtype, *tensors):
     """The arrays of ``tensors`` (None stays None) in the dtype the result ``dtype`` is
-    computed in (:func:`cnnlab.dtypes.compute_dtype`: float32 for float16)."""
-    dtype = compute_dtype(dtype)
+    computed in (:func:`cnnlab.dtypes.opmath_dtype`: float32 for float16)."""
+    dtype = opmath_dtype(dtype)
     return tuple([None if t is None else t.array.astype(dtype, copy=False) for t in tensors])
 
 

@@ -36,7 +36,7 @@ import numbers
 import numpy as np
 
 from ..autograd import record
-from ..dtypes import compute_dtype
+from ..dtypes import opmath_dtype
 from ..ops import as_tensor
 
 __all__ = ["interpolate", "upsample", "upsample_bilinear", "upsample_nearest"]
@@ -245,7 +245,7 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
                                                recompute_scale_factor)
     if mode == "area":
         inverse_factors = (None,) * spatial
-    compute = compute_dtype(x.dtype)   # float16 runs in float32, rounded once
+    compute = opmath_dtype(x.dtype)   # float16 runs in float32, rounded once
     matrices = [_axis_matrix(mode, n_in, n_out, f, align_corners, antialias, x.dtype)
                 .astype(compute)
                 for n_in, n_out, f in zip(in_sizes, out_sizes, inverse_factors)]

@@ -14,7 +14,7 @@ import numbers
 import numpy as np
 
 from ..autograd import record
-from ..dtypes import compute_dtype
+from ..dtypes import opmath_dtype
 from ..ops import as_tensor
 from ..tensor import Tensor
 from ._common import float_input
@@ -138,8 +138,8 @@ def leaky_relu(input, negative_slope=0.01, inplace=False):
 
 def _computed(input: Tensor) -> np.ndarray:
     """``input``'s values in the dtype they are computed in: float32 for float16, as in
-    PyTorch (:func:`cnnlab.dtypes.compute_dtype`); the result is rounded back once."""
-    return input.array.astype(compute_dtype(input.array.dtype), copy=False)
+    PyTorch (:func:`cnnlab.dtypes.opmath_dtype`); the result is rounded back once."""
+    return input.array.astype(opmath_dtype(input.array.dtype), copy=False)
 
 
 def silu(input, inplace=False):

@@ -39,7 +39,7 @@ import numbers
 import numpy as np
 
 from ..autograd import no_grad, record
-from ..dtypes import compute_dtype
+from ..dtypes import opmath_dtype
 from ..kernels import batchnorm as batchnorm_kernels
 from ..ops import as_tensor
 from ._common import float_input
@@ -107,7 +107,7 @@ def _standardize(x, axes, eps):
     is the biased one. ``x_hat`` is computed in the one new array ``x - mean``; for a
     float16 ``x`` in float32 (as PyTorch: ``x - mean`` in float16 lost 1% to
     cancellation), the caller's :func:`_affine` rounding the output back."""
-    x = x.astype(compute_dtype(x.dtype), copy=False)
+    x = x.astype(opmath_dtype(x.dtype), copy=False)
     count = math.prod(x.shape[axis] for axis in ((axes,) if isinstance(axes, int) else axes))
     mean = _sum(axes, x) / count
     x_hat = x - mean

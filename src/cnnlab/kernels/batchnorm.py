@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..dtypes import compute_dtype
+from ..dtypes import opmath_dtype
 from . import parallel, quiet
 
 BLOCK_ELEMENTS = 1 << 17
@@ -78,15 +78,9 @@ def _over_images(work, *arrays) -> list:
 
 def _sums(spec, *arrays) -> np.ndarray:
     """``einsum(spec, *arrays)`` per channel, summed over the threads' shares, float64."""
-    dtype = _accumulator(arrays[0].dtype)
+    dtype = opmath_dtype(arrays[0].dtype)
     return sum(_over_images(
         lambda *parts: np.einsum(spec, *parts, dtype=dtype).astype(np.float64), *arrays))
-
-
-def _accumulator(dtype) -> np.dtype:
-    """The dtype the sums run in: the input's, but at least float32 (a float16 sum of
-    thousands of values loses every digit; PyTorch also sums half in float32)."""
-    return compute_dtype(dtype)
 
 
 def _centered_sum(x, mean_x, other=None):
@@ -97,7 +91,7 @@ def _centered_sum(x, mean_x, other=None):
         for (images, chans), part, d in _temporaries(x, _blocks(x)):
             np.subtract(part, mean_x[chans, None], out=d)
             o = d if not other else other[0][images, chans]
-            total[chans] += np.einsum("ncl,ncl->c", d, o, dtype=_accumulator(d.dtype))
+            total[chans] += np.einsum("ncl,ncl->c", d, o, dtype=opmath_dtype(d.dtype))
         return total
     return sum(_over_images(work, x, *(() if other is None else (other,))))
 
@@ -121,7 +115,7 @@ def forward(x: np.ndarray, weight, bias, eps: float):
         Whether the two-pass form was needed (:func:`backward` then uses it too).
     """
     given = x.dtype
-    x = x.astype(_accumulator(given), copy=False)   # float16 computed in float32
+    x = x.astype(opmath_dtype(given), copy=False)   # float16 computed in float32
     n, channels, length = x.shape
     count = n * length
     mean = _sums("ncl->c", x) / count
@@ -150,7 +144,7 @@ def normalize(x: np.ndarray, mean, inv_std, weight, bias) -> np.ndarray:
     np.ndarray, shape (N, C, L), x's dtype
     """
     given = x.dtype
-    x = x.astype(_accumulator(given), copy=False)
+    x = x.astype(opmath_dtype(given), copy=False)
     scale = inv_std if weight is None else inv_std * weight
     shift = -mean * scale if bias is None else bias - mean * scale
     scale, shift = scale.astype(x.dtype)[:, None], shift.astype(x.dtype)[:, None]
@@ -188,7 +182,7 @@ def backward(dy: np.ndarray, x: np.ndarray, mean, inv_std, weight, exact: bool,
     dweight, dbias : np.ndarray of shape (C,), x's dtype: ``sum(dy * x_hat)``, ``sum(dy)``
     """
     given = x.dtype
-    x, dy = (a.astype(_accumulator(given), copy=False) for a in (x, dy))
+    x, dy = (a.astype(opmath_dtype(given), copy=False) for a in (x, dy))
     n, channels, length = x.shape
     count = n * length
     sum_dy = _sums("ncl->c", dy)

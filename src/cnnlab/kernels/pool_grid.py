@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 
-from ..dtypes import compute_dtype
+from ..dtypes import opmath_dtype
 from ..shapes import output_size
 from .pad import pad as pad_array
 from .pad import pad_backward
@@ -27,7 +27,7 @@ def accumulate_dtype(dtype) -> np.dtype:
     dtype = np.dtype(dtype)
     if dtype.kind in "biu":
         return np.dtype(np.float64)
-    return compute_dtype(dtype)
+    return opmath_dtype(dtype)
 
 
 def result_dtype(dtype) -> np.dtype:
